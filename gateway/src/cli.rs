@@ -1,0 +1,101 @@
+//! The command line: one subcommand per component, flags named as Thanos names them.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "panoptes",
+    version,
+    about = "A global query layer for Prometheus"
+)]
+pub struct Cli {
+    /// Log filter: error, warn, info, debug, or a tracing filter such as `gateway=debug`.
+    #[arg(long = "log.level", global = true, default_value = "info")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the StoreAPI over a Prometheus server (remote read).
+    Sidecar(SidecarArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SidecarArgs {
+    /// Base URL of the Prometheus server.
+    #[arg(long = "prometheus.url", default_value = "http://localhost:9090")]
+    pub prometheus_url: String,
+
+    /// Where to serve the StoreAPI (gRPC).
+    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
+    pub grpc_address: SocketAddr,
+
+    /// Timeout of one request to Prometheus, e.g. `2m` or `30s`.
+    #[arg(long = "prometheus.timeout", default_value = "2m", value_parser = parse_duration)]
+    pub prometheus_timeout: Duration,
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Sidecar(args) => crate::commands::sidecar::run(args).await,
+    }
+}
+
+/// Durations as Prometheus writes them: `1h30m`, `5m`, `10s`, `250ms`, `1d`, `1w`, `1y`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    // Longer units first, so that `ms` is not read as `m`.
+    const UNITS: [(&str, u64); 7] = [
+        ("ms", 1),
+        ("s", 1_000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 604_800_000),
+        ("y", 31_536_000_000),
+    ];
+    let bad = || format!("not a duration: {text:?} (e.g. 30s, 5m, 1h30m)");
+    let mut rest = text;
+    let mut total_ms: u64 = 0;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let (unit, scale) = UNITS
+            .iter()
+            .find(|(unit, _)| rest.starts_with(unit))
+            .ok_or_else(bad)?;
+        rest = &rest[unit.len()..];
+        total_ms = number
+            .checked_mul(*scale)
+            .and_then(|ms| total_ms.checked_add(ms))
+            .ok_or_else(bad)?;
+    }
+    Ok(Duration::from_millis(total_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("99999999999999999y").is_err());
+    }
+}

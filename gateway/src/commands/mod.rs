@@ -1,0 +1,3 @@
+//! One module per `panoptes` subcommand.
+
+pub mod sidecar;

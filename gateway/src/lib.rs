@@ -1,0 +1,6 @@
+//! The Panoptes gateway crate: everything that consumes StoreAPI and serves users, and the
+//! `panoptes` command line.
+
+pub mod cli;
+mod commands;
+pub mod telemetry;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project on a fresh Debian machine: installs what the tests
+# need (Debian's `prometheus` package: prometheus 2.42 and promtool), then formatting, lints,
+# and the whole test suite (unit, gRPC round trips, real Prometheus end to end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+  echo "== installing Debian's prometheus package"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+prometheus --version 2>&1 | head -1
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== tests"
+# End-to-end tests start the real `panoptes` binary.
+cargo build --quiet --bin panoptes
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi

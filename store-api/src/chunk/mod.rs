@@ -1,0 +1,73 @@
+//! Chunk encodings: the bit stream and the XOR (Gorilla) codec, bit-exact with Prometheus.
+
+pub mod bstream;
+pub mod segment;
+mod xor;
+
+pub use xor::{ChunkError, XorDecoder, XorEncoder, decode_into, num_samples};
+
+/// Prometheus cuts a chunk at this many samples.
+pub const SAMPLES_PER_CHUNK: usize = 120;
+
+/// The chunk encodings of the TSDB. The numbers differ by wire format, so they are mapped
+/// in exactly one place each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChunkEncoding {
+    Xor,
+    Histogram,
+    FloatHistogram,
+}
+
+impl ChunkEncoding {
+    /// Thanos StoreAPI numbering (XOR = 0).
+    pub fn from_storeapi(value: i32) -> Option<Self> {
+        match value {
+            0 => Some(Self::Xor),
+            1 => Some(Self::Histogram),
+            2 => Some(Self::FloatHistogram),
+            _ => None,
+        }
+    }
+
+    pub fn to_storeapi(self) -> i32 {
+        match self {
+            Self::Xor => 0,
+            Self::Histogram => 1,
+            Self::FloatHistogram => 2,
+        }
+    }
+
+    /// Prometheus numbering, used by remote read and TSDB chunk files (XOR = 1).
+    pub fn from_prometheus(value: i32) -> Option<Self> {
+        match value {
+            1 => Some(Self::Xor),
+            2 => Some(Self::Histogram),
+            3 => Some(Self::FloatHistogram),
+            _ => None,
+        }
+    }
+
+    pub fn to_prometheus(self) -> i32 {
+        self.to_storeapi() + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChunkEncoding;
+
+    #[test]
+    fn numbering_is_one_apart() {
+        for e in [
+            ChunkEncoding::Xor,
+            ChunkEncoding::Histogram,
+            ChunkEncoding::FloatHistogram,
+        ] {
+            assert_eq!(ChunkEncoding::from_storeapi(e.to_storeapi()), Some(e));
+            assert_eq!(ChunkEncoding::from_prometheus(e.to_prometheus()), Some(e));
+        }
+        assert_eq!(ChunkEncoding::from_prometheus(0), None);
+        assert_eq!(ChunkEncoding::Xor.to_storeapi(), 0);
+        assert_eq!(ChunkEncoding::Xor.to_prometheus(), 1);
+    }
+}

@@ -1,0 +1,114 @@
+//! A StoreAPI client over gRPC; itself a `Store`, so stores can be stacked and tested alike.
+
+use crate::convert;
+use crate::error::StoreError;
+use crate::server::MAX_MESSAGE_BYTES;
+use crate::store::{
+    LabelNamesRequest, LabelValuesRequest, LabelsResponse, SeriesRequest, SeriesStream, Store,
+    StoreInfo,
+};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use panoptes_proto::thanos as pb;
+use panoptes_proto::thanos::info as infopb;
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+
+#[derive(Clone)]
+pub struct StoreClient {
+    address: String,
+    store: pb::store_client::StoreClient<Channel>,
+    info: infopb::info_client::InfoClient<Channel>,
+}
+
+impl std::fmt::Debug for StoreClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreClient")
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
+impl StoreClient {
+    /// A client for `host:port` (or a full `http://` URI). It connects lazily and reconnects
+    /// by itself, so an endpoint that is down now can serve later.
+    pub fn new(address: &str) -> Result<Self, StoreError> {
+        let uri = if address.contains("://") {
+            address.to_string()
+        } else {
+            format!("http://{address}")
+        };
+        let channel = Endpoint::from_shared(uri)
+            .map_err(|e| StoreError::InvalidArgument(format!("bad address {address:?}: {e}")))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .connect_lazy();
+        Ok(Self {
+            address: address.to_string(),
+            store: pb::store_client::StoreClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            info: infopb::info_client::InfoClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+}
+
+impl Store for StoreClient {
+    async fn info(&self) -> Result<StoreInfo, StoreError> {
+        let response = self
+            .info
+            .clone()
+            .info(infopb::InfoRequest {})
+            .await?
+            .into_inner();
+        convert::info_from_pb(response)
+    }
+
+    async fn series(&self, request: SeriesRequest) -> Result<SeriesStream, StoreError> {
+        let responses = self
+            .store
+            .clone()
+            .series(convert::series_request_to_pb(&request))
+            .await?
+            .into_inner();
+        let frames = responses
+            .map_err(StoreError::from)
+            .map_ok(|r| {
+                stream::iter(convert::frames_from_pb(r).map_or_else(
+                    |e| vec![Err(e)],
+                    |frames| frames.into_iter().map(Ok).collect(),
+                ))
+            })
+            .try_flatten();
+        Ok(frames.boxed())
+    }
+
+    async fn label_names(&self, request: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
+        let response = self
+            .store
+            .clone()
+            .label_names(convert::label_names_request_to_pb(&request))
+            .await?
+            .into_inner();
+        Ok(convert::labels_response_from_names(response))
+    }
+
+    async fn label_values(
+        &self,
+        request: LabelValuesRequest,
+    ) -> Result<LabelsResponse, StoreError> {
+        let response = self
+            .store
+            .clone()
+            .label_values(convert::label_values_request_to_pb(&request))
+            .await?
+            .into_inner();
+        Ok(convert::labels_response_from_values(response))
+    }
+}

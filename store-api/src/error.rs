@@ -1,0 +1,57 @@
+//! The store-api error type and its one mapping to gRPC status codes.
+
+use tonic::{Code, Status};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The request is malformed (bad matcher, bad time range, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The backing source (Prometheus, a bucket, a remote store) cannot be reached now.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The backing source answered with something we cannot read.
+    #[error("bad data from source: {0}")]
+    BadData(String),
+    /// The deadline passed.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// The caller went away or the query was cancelled.
+    #[error("canceled: {0}")]
+    Canceled(String),
+    /// A limit of this store was reached.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for Status {
+    fn from(err: StoreError) -> Self {
+        let code = match &err {
+            StoreError::InvalidArgument(_) => Code::InvalidArgument,
+            StoreError::Unavailable(_) => Code::Unavailable,
+            StoreError::BadData(_) => Code::DataLoss,
+            StoreError::Timeout(_) => Code::DeadlineExceeded,
+            StoreError::Canceled(_) => Code::Cancelled,
+            StoreError::LimitExceeded(_) => Code::ResourceExhausted,
+            StoreError::Internal(_) => Code::Internal,
+        };
+        Status::new(code, err.to_string())
+    }
+}
+
+impl From<Status> for StoreError {
+    fn from(status: Status) -> Self {
+        let message = status.message().to_string();
+        match status.code() {
+            Code::InvalidArgument => StoreError::InvalidArgument(message),
+            Code::Unavailable => StoreError::Unavailable(message),
+            Code::DataLoss => StoreError::BadData(message),
+            Code::DeadlineExceeded => StoreError::Timeout(message),
+            Code::Cancelled => StoreError::Canceled(message),
+            Code::ResourceExhausted => StoreError::LimitExceeded(message),
+            code => StoreError::Internal(format!("{code:?}: {message}")),
+        }
+    }
+}

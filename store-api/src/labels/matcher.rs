@@ -1,0 +1,166 @@
+//! Label matchers: `=`, `!=`, `=~`, `!~` with fully anchored regexes, as Prometheus has them.
+
+use super::Labels;
+use crate::error::StoreError;
+use regex::Regex;
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatchOp {
+    Equal,
+    NotEqual,
+    Regex,
+    NotRegex,
+}
+
+impl MatchOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        }
+    }
+}
+
+/// One label matcher. A matcher on a label the series lacks sees the empty string.
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    name: String,
+    value: String,
+    test: Test,
+}
+
+/// How a value is tested; regexes are compiled once, when the matcher is built.
+#[derive(Clone, Debug)]
+enum Test {
+    Equal,
+    NotEqual,
+    Regex(Regex),
+    NotRegex(Regex),
+}
+
+impl PartialEq for Matcher {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.op() == other.op() && self.value == other.value
+    }
+}
+
+impl Eq for Matcher {}
+
+impl Matcher {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, StoreError> {
+        let name = name.into();
+        let value = value.into();
+        let test = match op {
+            MatchOp::Equal => Test::Equal,
+            MatchOp::NotEqual => Test::NotEqual,
+            MatchOp::Regex => Test::Regex(anchored(&value)?),
+            MatchOp::NotRegex => Test::NotRegex(anchored(&value)?),
+        };
+        Ok(Self { name, value, test })
+    }
+
+    pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            test: Test::Equal,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value as written: the literal, or the regex without anchors.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    pub fn op(&self) -> MatchOp {
+        match self.test {
+            Test::Equal => MatchOp::Equal,
+            Test::NotEqual => MatchOp::NotEqual,
+            Test::Regex(_) => MatchOp::Regex,
+            Test::NotRegex(_) => MatchOp::NotRegex,
+        }
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match &self.test {
+            Test::Equal => self.value == value,
+            Test::NotEqual => self.value != value,
+            Test::Regex(re) => re.is_match(value),
+            Test::NotRegex(re) => !re.is_match(value),
+        }
+    }
+
+    /// Matches against a label set: a missing label is the empty string.
+    pub fn matches_labels(&self, labels: &Labels) -> bool {
+        self.matches(labels.get(&self.name).unwrap_or(""))
+    }
+
+    /// Whether the matcher accepts the empty string, i.e. also series without the label.
+    pub fn matches_empty(&self) -> bool {
+        self.matches("")
+    }
+}
+
+/// Whether every matcher accepts the label set.
+pub fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers.iter().all(|m| m.matches_labels(labels))
+}
+
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{:?}", self.name, self.op().as_str(), self.value)
+    }
+}
+
+/// Prometheus anchors regexes at both ends and lets `.` match newlines.
+fn anchored(pattern: &str) -> Result<Regex, StoreError> {
+    Regex::new(&format!("^(?s:{pattern})$"))
+        .map_err(|e| StoreError::InvalidArgument(format!("invalid regex {pattern:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(op: MatchOp, value: &str) -> Matcher {
+        Matcher::new(op, "l", value).unwrap()
+    }
+
+    #[test]
+    fn regexes_are_fully_anchored() {
+        assert!(m(MatchOp::Regex, "fo+").matches("foo"));
+        assert!(!m(MatchOp::Regex, "fo+").matches("xfoo"));
+        assert!(!m(MatchOp::Regex, "fo+").matches("foox"));
+        assert!(m(MatchOp::Regex, "a|b").matches("b"));
+        assert!(!m(MatchOp::Regex, "a|b").matches("ab"));
+        assert!(m(MatchOp::Regex, ".*").matches("x\ny"));
+        assert!(m(MatchOp::NotRegex, "fo+").matches("xfoo"));
+    }
+
+    #[test]
+    fn missing_label_is_empty_string() {
+        let labels = Labels::from_pairs([("other", "x")]);
+        assert!(m(MatchOp::Equal, "").matches_labels(&labels));
+        assert!(!m(MatchOp::NotEqual, "").matches_labels(&labels));
+        assert!(m(MatchOp::Regex, "a?").matches_labels(&labels));
+        assert!(!m(MatchOp::Regex, "a+").matches_labels(&labels));
+        assert!(m(MatchOp::NotEqual, "v").matches_labels(&labels));
+    }
+
+    #[test]
+    fn bad_regex_is_an_error_not_a_panic() {
+        let err = Matcher::new(MatchOp::Regex, "l", "(").unwrap_err();
+        assert!(err.to_string().contains("invalid regex"), "{err}");
+    }
+}

@@ -1,0 +1,21 @@
+//! Everything that serves the Thanos-compatible StoreAPI: labels and matchers, the XOR chunk
+//! codec, the `Store` trait with its gRPC server and client, and the stores themselves.
+
+pub mod chunk;
+pub mod client;
+pub mod convert;
+pub mod error;
+pub mod labels;
+pub mod memory;
+pub mod server;
+pub mod sidecar;
+pub mod store;
+
+pub use client::StoreClient;
+pub use error::StoreError;
+pub use labels::{Label, Labels, MatchOp, Matcher};
+pub use memory::MemoryStore;
+pub use store::{
+    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, PartialResponse, RawChunk,
+    SeriesData, SeriesFrame, SeriesRequest, SeriesStream, Store, StoreInfo,
+};

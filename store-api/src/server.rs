@@ -1,0 +1,129 @@
+//! The gRPC adapter: serves any `Store` as Thanos' `thanos.Store` and `thanos.info.Info`.
+
+use crate::convert;
+use crate::store::Store;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use panoptes_proto::thanos as pb;
+use panoptes_proto::thanos::info as infopb;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status};
+
+/// Thanos queriers accept messages up to this size; so do we, both ways.
+pub const MAX_MESSAGE_BYTES: usize = i32::MAX as usize;
+
+/// A `Store` behind the StoreAPI and Info gRPC services.
+pub struct StoreService<S> {
+    store: Arc<S>,
+}
+
+impl<S> Clone for StoreService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+        }
+    }
+}
+
+impl<S: Store> StoreService<S> {
+    pub fn new(store: Arc<S>) -> Self {
+        Self { store }
+    }
+
+    /// Both gRPC services, ready to add to a tonic router.
+    pub fn routes(self) -> tonic::service::Routes {
+        let store = pb::store_server::StoreServer::new(self.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let info = infopb::info_server::InfoServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        tonic::service::Routes::new(store).add_service(info)
+    }
+
+    /// Serves on an already bound listener until `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), tonic::transport::Error> {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        tonic::transport::Server::builder()
+            .add_routes(self.routes())
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+    }
+}
+
+/// Binds `addr` and serves `store` in a background task; returns the bound address
+/// (useful with port 0).
+pub async fn spawn<S: Store>(store: Arc<S>, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(err) = StoreService::new(store)
+            .serve(listener, std::future::pending())
+            .await
+        {
+            tracing::error!(%err, "gRPC server stopped");
+        }
+    });
+    Ok(local)
+}
+
+#[tonic::async_trait]
+impl<S: Store> pb::store_server::Store for StoreService<S> {
+    type SeriesStream = BoxStream<'static, Result<pb::SeriesResponse, Status>>;
+
+    async fn series(
+        &self,
+        request: Request<pb::SeriesRequest>,
+    ) -> Result<Response<Self::SeriesStream>, Status> {
+        let request = convert::series_request_from_pb(request.into_inner())?;
+        let frames = self.store.series(request).await?;
+        let responses = frames.map(|frame| match frame {
+            Ok(frame) => Ok(convert::frame_to_pb(frame)),
+            Err(err) => Err(Status::from(err)),
+        });
+        Ok(Response::new(responses.boxed()))
+    }
+
+    async fn label_names(
+        &self,
+        request: Request<pb::LabelNamesRequest>,
+    ) -> Result<Response<pb::LabelNamesResponse>, Status> {
+        let request = convert::label_names_request_from_pb(request.into_inner())?;
+        let answer = self.store.label_names(request).await?;
+        Ok(Response::new(pb::LabelNamesResponse {
+            names: answer.values,
+            warnings: answer.warnings,
+            hints: None,
+        }))
+    }
+
+    async fn label_values(
+        &self,
+        request: Request<pb::LabelValuesRequest>,
+    ) -> Result<Response<pb::LabelValuesResponse>, Status> {
+        let request = convert::label_values_request_from_pb(request.into_inner())?;
+        let answer = self.store.label_values(request).await?;
+        Ok(Response::new(pb::LabelValuesResponse {
+            values: answer.values,
+            warnings: answer.warnings,
+            hints: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl<S: Store> infopb::info_server::Info for StoreService<S> {
+    async fn info(
+        &self,
+        _request: Request<infopb::InfoRequest>,
+    ) -> Result<Response<infopb::InfoResponse>, Status> {
+        let info = self.store.info().await?;
+        Ok(Response::new(convert::info_to_pb(info)))
+    }
+}

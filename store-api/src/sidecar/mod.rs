@@ -1,0 +1,260 @@
+//! The sidecar: a `Store` over a real Prometheus, through remote read (streamed XOR chunks,
+//! passed through without re-encoding) and its HTTP API.
+
+mod frames;
+mod prometheus;
+
+pub use prometheus::{PrometheusClient, TsdbStatus, selector};
+
+use crate::chunk::ChunkEncoding;
+use crate::convert;
+use crate::error::StoreError;
+use crate::labels::{Label, Labels, METRIC_NAME, MatchOp, Matcher};
+use crate::store::{
+    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, RawChunk, SeriesData,
+    SeriesFrame, SeriesRequest, SeriesStream, Store, StoreInfo,
+};
+use futures_util::StreamExt;
+use futures_util::stream;
+use panoptes_proto::prometheus as prompb;
+use std::sync::RwLock;
+
+/// A sidecar answer is sorted in memory (see `series`); past this many chunk bytes the query
+/// fails instead of exhausting memory.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 2 << 30;
+
+pub struct SidecarStore {
+    prometheus: PrometheusClient,
+    /// The external labels last read from Prometheus' configuration; refreshed by every Info.
+    external_labels: RwLock<Option<Labels>>,
+    max_answer_bytes: usize,
+}
+
+/// What the matchers say once the external labels are taken into account.
+enum Selection {
+    /// A matcher rejects the external labels: this Prometheus has no matching series.
+    Nothing,
+    /// The matchers to send to Prometheus (those on external labels are settled here).
+    Send(Vec<Matcher>),
+}
+
+impl SidecarStore {
+    pub fn new(prometheus: PrometheusClient) -> Self {
+        Self {
+            prometheus,
+            external_labels: RwLock::new(None),
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+        }
+    }
+
+    pub fn with_max_answer_bytes(mut self, bytes: usize) -> Self {
+        self.max_answer_bytes = bytes;
+        self
+    }
+
+    async fn refresh_external_labels(&self) -> Result<Labels, StoreError> {
+        let labels = self.prometheus.external_labels().await?;
+        if let Ok(mut cached) = self.external_labels.write() {
+            *cached = Some(labels.clone());
+        }
+        Ok(labels)
+    }
+
+    async fn external_labels(&self) -> Result<Labels, StoreError> {
+        let cached = self.external_labels.read().ok().and_then(|c| c.clone());
+        match cached {
+            Some(labels) => Ok(labels),
+            None => self.refresh_external_labels().await,
+        }
+    }
+
+    /// Prometheus' TSDB does not hold the external labels: matchers on them are decided here.
+    fn select(external: &Labels, matchers: &[Matcher]) -> Selection {
+        let mut send = Vec::with_capacity(matchers.len());
+        for matcher in matchers {
+            match external.get(matcher.name()) {
+                Some(value) if matcher.matches(value) => {}
+                Some(_) => return Selection::Nothing,
+                None => send.push(matcher.clone()),
+            }
+        }
+        Selection::Send(send)
+    }
+
+    /// Reads one remote-read answer into series, joining the parts of a series that
+    /// Prometheus split across frames.
+    async fn read_series(
+        &self,
+        request: &SeriesRequest,
+        external: &Labels,
+        matchers: &[Matcher],
+    ) -> Result<Vec<SeriesData>, StoreError> {
+        let match_all;
+        let matchers = if matchers.is_empty() {
+            // Remote read needs a matcher; this one selects every series.
+            match_all = [Matcher::new(MatchOp::Regex, METRIC_NAME, ".*")?];
+            &match_all[..]
+        } else {
+            matchers
+        };
+        let mut answer = self
+            .prometheus
+            .remote_read(request.min_time, request.max_time, matchers)
+            .await?;
+        let mut series: Vec<SeriesData> = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(part) = answer.next_series().await? {
+            let mut labels = labels_from_prompb(part.labels);
+            labels.merge_missing(external);
+            labels.retain(|l| !request.without_replica_labels.contains(&l.name));
+            let chunks = if request.skip_chunks {
+                Vec::new()
+            } else {
+                chunks_from_prompb(part.chunks)?
+            };
+            bytes += chunks.iter().map(|c| c.data.len()).sum::<usize>();
+            if bytes > self.max_answer_bytes {
+                return Err(StoreError::LimitExceeded(format!(
+                    "sidecar answer exceeds {} bytes of chunks; narrow the query",
+                    self.max_answer_bytes
+                )));
+            }
+            match series.last_mut() {
+                Some(last) if last.labels == labels => last.chunks.extend(chunks),
+                _ => series.push(SeriesData { labels, chunks }),
+            }
+        }
+        Ok(series)
+    }
+}
+
+fn labels_from_prompb(labels: Vec<prompb::Label>) -> Labels {
+    convert::labels_from_pb(
+        labels
+            .into_iter()
+            .map(|l| panoptes_proto::thanos::Label {
+                name: l.name,
+                value: l.value,
+            })
+            .collect(),
+    )
+}
+
+fn chunks_from_prompb(chunks: Vec<prompb::Chunk>) -> Result<Vec<RawChunk>, StoreError> {
+    chunks
+        .into_iter()
+        .map(|c| {
+            let encoding = ChunkEncoding::from_prometheus(c.r#type).ok_or_else(|| {
+                StoreError::BadData(format!("unknown remote-read chunk encoding {}", c.r#type))
+            })?;
+            Ok(RawChunk {
+                min_time: c.min_time_ms,
+                max_time: c.max_time_ms,
+                encoding,
+                data: c.data,
+            })
+        })
+        .collect()
+}
+
+/// Adds the external label names/values a label API answer lacks, then drops replica labels.
+fn with_external(
+    mut values: Vec<String>,
+    external: impl Iterator<Item = String>,
+    without: &[String],
+    limit: usize,
+) -> LabelsResponse {
+    values.extend(external);
+    values.retain(|v| !without.contains(v));
+    LabelsResponse::from_unsorted(values, limit)
+}
+
+impl Store for SidecarStore {
+    async fn info(&self) -> Result<StoreInfo, StoreError> {
+        let external = self.refresh_external_labels().await?;
+        let tsdb = self.prometheus.tsdb_status().await?;
+        Ok(StoreInfo {
+            component: Component::Sidecar,
+            label_sets: if external.is_empty() {
+                Vec::new()
+            } else {
+                vec![external]
+            },
+            min_time: tsdb.min_time,
+            // A Prometheus that ingests has new samples before the next Info: its range stays
+            // open-ended (as Thanos' sidecar advertises it). One that does not has a real end.
+            max_time: if tsdb.head_series > 0 {
+                i64::MAX
+            } else {
+                // An empty head starts where the newest block ends: its exclusive end.
+                tsdb.head_max_time.saturating_sub(1)
+            },
+            supports_without_replica_labels: true,
+        })
+    }
+
+    async fn series(&self, request: SeriesRequest) -> Result<SeriesStream, StoreError> {
+        let external = self.external_labels().await?;
+        let matchers = match Self::select(&external, &request.matchers) {
+            Selection::Nothing => return Ok(stream::empty().boxed()),
+            Selection::Send(matchers) => matchers,
+        };
+        let mut series = self.read_series(&request, &external, &matchers).await?;
+        // Prometheus sorts by its TSDB labels before adding external labels, and dropping
+        // replica labels reorders too: sort by the labels we send.
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        if request.limit > 0 {
+            series.truncate(request.limit);
+        }
+        Ok(stream::iter(series.into_iter().map(|s| Ok(SeriesFrame::Series(s)))).boxed())
+    }
+
+    async fn label_names(&self, request: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
+        let external = self.external_labels().await?;
+        let matchers = match Self::select(&external, &request.matchers) {
+            Selection::Nothing => return Ok(LabelsResponse::default()),
+            Selection::Send(matchers) => matchers,
+        };
+        let names = self
+            .prometheus
+            .label_names(request.start, request.end, &matchers)
+            .await?;
+        let external_names = external.into_vec().into_iter().map(|l: Label| l.name);
+        Ok(with_external(
+            names,
+            external_names,
+            &request.without_replica_labels,
+            request.limit,
+        ))
+    }
+
+    async fn label_values(
+        &self,
+        request: LabelValuesRequest,
+    ) -> Result<LabelsResponse, StoreError> {
+        if request.without_replica_labels.contains(&request.label) {
+            return Ok(LabelsResponse::default());
+        }
+        let external = self.external_labels().await?;
+        let matchers = match Self::select(&external, &request.matchers) {
+            Selection::Nothing => return Ok(LabelsResponse::default()),
+            Selection::Send(matchers) => matchers,
+        };
+        let mut values = self
+            .prometheus
+            .label_values(&request.label, request.start, request.end, &matchers)
+            .await?;
+        if let Some(value) = external.get(&request.label) {
+            // Every matching series carries the external label, unless it has its own value
+            // (which Prometheus reports itself).
+            let names = self
+                .prometheus
+                .label_names(request.start, request.end, &matchers)
+                .await?;
+            if !names.is_empty() {
+                values.push(value.to_string());
+            }
+        }
+        Ok(LabelsResponse::from_unsorted(values, request.limit))
+    }
+}

@@ -1,0 +1,374 @@
+//! A small HTTP client for what the sidecar needs from Prometheus: remote read (streamed XOR
+//! chunks), the configuration (external labels), the label APIs and the TSDB's lowest
+//! timestamp.
+
+use super::frames::FrameReader;
+use crate::error::StoreError;
+use crate::labels::{Labels, MatchOp, Matcher};
+use panoptes_proto::prometheus as prompb;
+use prost::Message;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const STREAMED_CONTENT_TYPE: &str =
+    "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
+
+/// What the sidecar advertises of the TSDB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TsdbStatus {
+    /// The oldest sample, in blocks or head (ms).
+    pub min_time: i64,
+    /// The newest sample of the head; with an empty head, the end of the newest block (ms).
+    pub head_max_time: i64,
+    /// Series in the head: non-zero while Prometheus ingests.
+    pub head_series: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PrometheusClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// The `{status, data, error}` envelope of Prometheus' HTTP API.
+#[derive(Deserialize)]
+struct Envelope<T> {
+    status: String,
+    data: Option<T>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ConfigData {
+    yaml: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ConfigFile {
+    #[serde(default)]
+    global: GlobalConfig,
+}
+
+#[derive(Deserialize, Default)]
+struct GlobalConfig {
+    #[serde(default)]
+    external_labels: BTreeMap<String, String>,
+}
+
+impl PrometheusClient {
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .build()
+            .map_err(|e| StoreError::Internal(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn unavailable(&self, what: &str, err: impl std::fmt::Display) -> StoreError {
+        StoreError::Unavailable(format!("Prometheus at {} ({what}): {err}", self.base))
+    }
+
+    /// External labels from the loaded configuration (`global.external_labels`).
+    pub async fn external_labels(&self) -> Result<Labels, StoreError> {
+        let data: ConfigData = self.get_api("/api/v1/status/config", &[]).await?;
+        let config: ConfigFile = serde_yaml_ng::from_str(&data.yaml).map_err(|e| {
+            StoreError::BadData(format!("Prometheus configuration is not YAML: {e}"))
+        })?;
+        Ok(Labels::from_pairs(config.global.external_labels))
+    }
+
+    /// The TSDB's time range and whether its head is live, read from Prometheus' own metrics.
+    pub async fn tsdb_status(&self) -> Result<TsdbStatus, StoreError> {
+        let text = self
+            .send("metrics", self.http.get(format!("{}/metrics", self.base)))
+            .await?
+            .text()
+            .await
+            .map_err(|e| self.unavailable("metrics", e))?;
+        let gauge = |name: &str| -> Result<f64, StoreError> {
+            let value = text
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .ok_or_else(|| StoreError::BadData(format!("Prometheus exposes no {name}")))?;
+            value
+                .trim()
+                .parse()
+                .map_err(|e| StoreError::BadData(format!("bad {name} value {value:?}: {e}")))
+        };
+        // Timestamps are milliseconds; `as` saturates where an empty TSDB reports i64 bounds.
+        Ok(TsdbStatus {
+            min_time: gauge("prometheus_tsdb_lowest_timestamp")? as i64,
+            head_max_time: gauge("prometheus_tsdb_head_max_time")? as i64,
+            head_series: gauge("prometheus_tsdb_head_series")? as u64,
+        })
+    }
+
+    pub async fn label_names(
+        &self,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StoreError> {
+        let params = label_api_params(start, end, matchers);
+        self.get_api("/api/v1/labels", &params).await
+    }
+
+    pub async fn label_values(
+        &self,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StoreError> {
+        let params = label_api_params(start, end, matchers);
+        // Label names are restricted to [a-zA-Z_][a-zA-Z0-9_]*, safe in a path.
+        self.get_api(&format!("/api/v1/label/{name}/values"), &params)
+            .await
+    }
+
+    /// Starts a streamed remote read of one query; the answer's frames come from
+    /// [`RemoteReadStream::next_series`].
+    pub async fn remote_read(
+        &self,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<RemoteReadStream, StoreError> {
+        let request = prompb::ReadRequest {
+            queries: vec![prompb::Query {
+                start_timestamp_ms: start,
+                end_timestamp_ms: end,
+                matchers: matchers.iter().map(matcher_to_prompb).collect(),
+                hints: None,
+            }],
+            accepted_response_types: vec![
+                prompb::read_request::ResponseType::StreamedXorChunks as i32,
+            ],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&request.encode_to_vec())
+            .map_err(|e| StoreError::Internal(format!("snappy: {e}")))?;
+        let response = self
+            .send(
+                "remote read",
+                self.http
+                    .post(format!("{}/api/v1/read", self.base))
+                    .header("Content-Encoding", "snappy")
+                    .header("Content-Type", "application/x-protobuf")
+                    .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+                    .body(body),
+            )
+            .await?;
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if content_type != STREAMED_CONTENT_TYPE {
+            return Err(StoreError::BadData(format!(
+                "Prometheus answered remote read with {content_type:?}, not streamed chunks \
+                 (Prometheus 2.13 or newer is needed)"
+            )));
+        }
+        Ok(RemoteReadStream {
+            response,
+            frames: FrameReader::default(),
+            pending: Vec::new().into_iter(),
+            base: self.base.clone(),
+        })
+    }
+
+    async fn send(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, StoreError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unavailable(what, error_chain(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        let message = format!("{what} answered {status}: {}", body.trim());
+        Err(if status.is_server_error() {
+            StoreError::Unavailable(format!("Prometheus at {}: {message}", self.base))
+        } else {
+            StoreError::InvalidArgument(format!("Prometheus at {}: {message}", self.base))
+        })
+    }
+
+    async fn get_api<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<T, StoreError> {
+        let request = self.http.get(format!("{}{path}", self.base)).query(params);
+        let body = self
+            .send(path, request)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| self.unavailable(path, e))?;
+        let envelope: Envelope<T> = serde_json::from_slice(&body)
+            .map_err(|e| StoreError::BadData(format!("{path}: bad JSON from Prometheus: {e}")))?;
+        match (envelope.status.as_str(), envelope.data) {
+            ("success", Some(data)) => Ok(data),
+            _ => Err(StoreError::BadData(format!(
+                "{path}: Prometheus says {}",
+                envelope.error.unwrap_or(envelope.status)
+            ))),
+        }
+    }
+}
+
+/// The streamed answer of one remote read.
+pub struct RemoteReadStream {
+    response: reqwest::Response,
+    frames: FrameReader,
+    pending: std::vec::IntoIter<prompb::ChunkedSeries>,
+    base: String,
+}
+
+impl RemoteReadStream {
+    /// The next series part; a series may span several consecutive parts.
+    pub async fn next_series(&mut self) -> Result<Option<prompb::ChunkedSeries>, StoreError> {
+        loop {
+            if let Some(series) = self.pending.next() {
+                return Ok(Some(series));
+            }
+            if let Some(payload) = self.frames.next_frame()? {
+                let frame = prompb::ChunkedReadResponse::decode(payload).map_err(|e| {
+                    StoreError::BadData(format!("remote-read frame is not protobuf: {e}"))
+                })?;
+                self.pending = frame.chunked_series.into_iter();
+                continue;
+            }
+            match self.response.chunk().await {
+                Ok(Some(bytes)) => self.frames.push(&bytes),
+                Ok(None) if self.frames.pending() == 0 => return Ok(None),
+                Ok(None) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "Prometheus at {}: remote-read answer cut short",
+                        self.base
+                    )));
+                }
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "Prometheus at {}: reading remote-read answer: {}",
+                        self.base,
+                        error_chain(&e)
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn matcher_to_prompb(m: &Matcher) -> prompb::LabelMatcher {
+    use prompb::label_matcher::Type;
+    let kind = match m.op() {
+        MatchOp::Equal => Type::Eq,
+        MatchOp::NotEqual => Type::Neq,
+        MatchOp::Regex => Type::Re,
+        MatchOp::NotRegex => Type::Nre,
+    };
+    prompb::LabelMatcher {
+        r#type: kind as i32,
+        name: m.name().to_string(),
+        value: m.value().to_string(),
+    }
+}
+
+/// `start`, `end` (float seconds) and one `match[]` selector for the label APIs.
+fn label_api_params(start: i64, end: i64, matchers: &[Matcher]) -> Vec<(&'static str, String)> {
+    let mut params = vec![
+        ("start", millis_to_seconds(start)),
+        ("end", millis_to_seconds(end)),
+    ];
+    if !matchers.is_empty() {
+        params.push(("match[]", selector(matchers)));
+    }
+    params
+}
+
+/// Prometheus' API accepts times between year -292273086 and 292277025; clamp to what its
+/// time parser takes so that open ranges (i64::MIN..i64::MAX) are valid.
+fn millis_to_seconds(ms: i64) -> String {
+    const LIMIT_MS: i64 = 9_000_000_000_000_000;
+    let ms = ms.clamp(-LIMIT_MS, LIMIT_MS);
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    format!("{sign}{}.{:03}", abs / 1000, abs % 1000)
+}
+
+/// A PromQL selector `{a="x",b=~"y"}` with values quoted as Go string literals.
+pub fn selector(matchers: &[Matcher]) -> String {
+    let parts: Vec<String> = matchers
+        .iter()
+        .map(|m| format!("{}{}{}", m.name(), m.op().as_str(), go_quote(m.value())))
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An error with its causes, e.g. "error sending request: connection refused".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_quote_like_go() {
+        let matchers = vec![
+            Matcher::equal("a", "x\"y\\"),
+            Matcher::new(MatchOp::Regex, "b", "c|d\n").unwrap(),
+        ];
+        assert_eq!(selector(&matchers), r#"{a="x\"y\\",b=~"c|d\n"}"#);
+    }
+
+    #[test]
+    fn seconds_keep_milliseconds() {
+        assert_eq!(millis_to_seconds(1_500), "1.500");
+        assert_eq!(millis_to_seconds(-1), "-0.001");
+        assert_eq!(millis_to_seconds(i64::MIN), "-9000000000000.000");
+    }
+}

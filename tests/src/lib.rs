@@ -1,0 +1,14 @@
+//! Support for end-to-end tests: real Prometheus servers over real promtool blocks, real
+//! `panoptes` processes, loopback ports, deterministic generated data.
+//!
+//! Helpers here panic with a clear message when the environment is not what the tests need
+//! (a missing `prometheus` binary, a server that never becomes ready): a test must fail
+//! loudly rather than pass without checking anything.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod data;
+pub mod net;
+pub mod process;
+pub mod prometheus;
+pub mod promtool;
