@@ -141,8 +141,11 @@ fn counter(times: &[i64], rate: f64, rng: &mut Rng) -> Vec<(i64, f64)> {
         .collect()
 }
 
+/// Builds a series' labels from a metric name and extra pairs.
+type LabelsFor<'a> = dyn Fn(&str, &[(&str, &str)]) -> Labels + 'a;
+
 fn histogram(
-    base: &dyn Fn(&str, &[(&str, &str)]) -> Labels,
+    base: &LabelsFor<'_>,
     times: &[i64],
     rng: &mut Rng,
 ) -> Vec<Series> {
