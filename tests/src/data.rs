@@ -144,11 +144,7 @@ fn counter(times: &[i64], rate: f64, rng: &mut Rng) -> Vec<(i64, f64)> {
 /// Builds a series' labels from a metric name and extra pairs.
 type LabelsFor<'a> = dyn Fn(&str, &[(&str, &str)]) -> Labels + 'a;
 
-fn histogram(
-    base: &LabelsFor<'_>,
-    times: &[i64],
-    rng: &mut Rng,
-) -> Vec<Series> {
+fn histogram(base: &LabelsFor<'_>, times: &[i64], rng: &mut Rng) -> Vec<Series> {
     let mut counts = [0.0f64; BUCKETS.len()];
     let mut sum = 0.0;
     let mut buckets: Vec<Series> = BUCKETS
