@@ -2,6 +2,8 @@
 //! interval with a few milliseconds of jitter, counter-like and gauge-like
 //! values. Throughput is reported in samples.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -42,7 +44,7 @@ fn counter() -> Vec<(i64, f64)> {
     timestamps(&mut rng)
         .into_iter()
         .map(|t| {
-            if rng.next() % 10 != 0 {
+            if !rng.next().is_multiple_of(10) {
                 v += rng.range(1, 60) as f64;
             }
             (t, v)

@@ -6,6 +6,8 @@
 //! Needs `promtool` on `PATH` (Debian package `prometheus`) or in the
 //! `PROMTOOL` environment variable; fails if it is missing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -66,7 +68,7 @@ fn test_series() -> Vec<Series> {
     let errors = (0..150)
         .map(|_| {
             t += 30_000 * rng.range(1, 3) + rng.range(-20, 20);
-            if rng.next() % 8 == 0 {
+            if rng.next().is_multiple_of(8) {
                 v += 1.0;
             }
             (t, v)

@@ -1,6 +1,8 @@
 //! Property tests: round trips of arbitrary samples, and robustness of the
 //! decoders (and the segment parser) against arbitrary and damaged input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 use store_api::chunk::bstream::{BitReader, BitWriter};

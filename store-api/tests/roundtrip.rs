@@ -1,5 +1,7 @@
 //! Every RPC over real gRPC on loopback: the client's answers equal the store's own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use futures_util::TryStreamExt;
 use std::sync::Arc;
 use store_api::{

@@ -1,6 +1,8 @@
 //! `panoptes sidecar` in front of a real Prometheus 2.42 serving promtool blocks: every sample
 //! read through the StoreAPI equals what Prometheus' own HTTP API returns.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use futures_util::TryStreamExt;
 use panoptes_tests::data::{self, Series, Spec};
 use panoptes_tests::net::free_addr;
