@@ -11,4 +11,5 @@ pub mod data;
 pub mod net;
 pub mod process;
 pub mod prometheus;
+pub mod promqltest;
 pub mod promtool;

@@ -1,0 +1,121 @@
+//! What every operator of one query shares: its step grid, its limits, its deadline.
+
+use super::super::EngineOptions;
+use super::super::error::EngineError;
+use crate::promql::functions::Annotations;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// An evaluation grid: `start`, `start + step`, ... up to `end` inclusive (milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Steps {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl Steps {
+    pub fn instant(t: i64) -> Self {
+        Self {
+            start: t,
+            end: t,
+            step: 1,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        if self.end < self.start {
+            return 0;
+        }
+        ((self.end - self.start) / self.step) as usize + 1
+    }
+
+    pub fn time(&self, index: usize) -> i64 {
+        self.start + index as i64 * self.step
+    }
+}
+
+/// Shared by all operators of one query.
+#[derive(Clone, Debug)]
+pub struct QueryContext {
+    pub options: Arc<EngineOptions>,
+    /// The query's own start and end, which `@ start()` and `@ end()` refer to.
+    pub query_start: i64,
+    pub query_end: i64,
+    /// The query's step (0 for an instant query), which `step()` returns.
+    pub query_step: i64,
+    /// A range query (sorting is then ineffective).
+    pub range_query: bool,
+    deadline: Instant,
+    canceled: Arc<AtomicBool>,
+    samples: Arc<AtomicUsize>,
+    annotations: Arc<Mutex<Annotations>>,
+}
+
+impl QueryContext {
+    pub fn new(
+        options: Arc<EngineOptions>,
+        query_start: i64,
+        query_end: i64,
+        query_step: Option<i64>,
+    ) -> Self {
+        let deadline = Instant::now() + options.timeout;
+        Self {
+            options,
+            query_start,
+            query_end,
+            query_step: query_step.unwrap_or(0),
+            range_query: query_step.is_some(),
+            deadline,
+            canceled: Arc::new(AtomicBool::new(false)),
+            samples: Arc::new(AtomicUsize::new(0)),
+            annotations: Arc::new(Mutex::new(Annotations::default())),
+        }
+    }
+
+    /// Warnings and infos collected while evaluating; a poisoned lock (a panicked operator)
+    /// still yields the notes collected so far.
+    pub fn annotations(&self) -> MutexGuard<'_, Annotations> {
+        self.annotations
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn take_annotations(&self) -> Annotations {
+        std::mem::take(&mut *self.annotations())
+    }
+
+    /// Cancels the query (the client went away); the next check fails it.
+    pub fn cancel(&self) {
+        self.canceled.store(true, Ordering::Relaxed);
+    }
+
+    /// Called between batches: fails the query once it is canceled or past its deadline.
+    pub fn check(&self, stage: &str) -> Result<(), EngineError> {
+        if self.canceled.load(Ordering::Relaxed) {
+            return Err(EngineError::Canceled(stage.to_string()));
+        }
+        if Instant::now() > self.deadline {
+            return Err(EngineError::Timeout(stage.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Accounts for `n` more samples held in memory; fails past the limit with Prometheus'
+    /// wording.
+    pub fn hold_samples(&self, n: usize) -> Result<(), EngineError> {
+        let total = self.samples.fetch_add(n, Ordering::Relaxed) + n;
+        if total > self.options.max_samples {
+            return Err(EngineError::Limit(
+                "query processing would load too many samples into memory in query execution"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn release_samples(&self, n: usize) {
+        self.samples.fetch_sub(n, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,192 @@
+//! Range-vector functions (`rate(x[5m])`, `avg_over_time(subquery[1h:1m])`, ...): for every
+//! step, each series' samples in the left-open window `(t - range, t]` go through one kernel.
+
+use super::scan::EvalTime;
+use super::{
+    BATCH_STEPS, Batch, BoxOperator, Operator, QueryContext, SeriesMeta, StepVector, Steps,
+};
+use crate::promql::error::EngineError;
+use crate::promql::functions::{Position, RangeFunction, Window};
+use std::sync::Arc;
+
+/// The samples a range function reads: raw samples of a matrix selector (staleness markers
+/// removed) or the points of an evaluated subquery.
+#[derive(Debug, Default)]
+pub struct RangeSource {
+    pub series: Vec<SeriesMeta>,
+    pub timestamps: Vec<Vec<i64>>,
+    pub values: Vec<Vec<f64>>,
+    pub time: EvalTime,
+    pub range_ms: i64,
+}
+
+impl RangeSource {
+    pub fn sample_count(&self) -> usize {
+        self.timestamps.iter().map(Vec::len).sum()
+    }
+}
+
+pub struct RangeFunctionOp {
+    ctx: QueryContext,
+    steps: Steps,
+    function: RangeFunction,
+    source: RangeSource,
+    /// Scalar arguments besides the range vector, one operator each, in call order.
+    args: Vec<BoxOperator>,
+    series: Arc<[SeriesMeta]>,
+    /// Per series: the window's first and one-past-last sample index at the previous step.
+    windows: Vec<(usize, usize)>,
+    next_step: usize,
+    held: usize,
+    /// Sort buffer of the quantile kernels.
+    scratch: Vec<f64>,
+    /// Per series: whether any step produced a value (for the "not a counter" note).
+    produced: Vec<bool>,
+    /// Where the range-vector argument starts, for annotations.
+    pos: Option<Position>,
+}
+
+impl RangeFunctionOp {
+    pub fn new(
+        ctx: QueryContext,
+        steps: Steps,
+        function: RangeFunction,
+        source: RangeSource,
+        args: Vec<BoxOperator>,
+    ) -> Result<Self, EngineError> {
+        let held = source.sample_count();
+        let source_len = source.series.len();
+        ctx.hold_samples(held)?;
+        let keep_name = function.keeps_metric_name();
+        let series: Arc<[SeriesMeta]> = source
+            .series
+            .iter()
+            .map(|s| SeriesMeta {
+                labels: s.labels.clone(),
+                drop_name: s.drop_name || !keep_name,
+            })
+            .collect();
+        Ok(Self {
+            ctx,
+            steps,
+            function,
+            windows: vec![(0, 0); source.series.len()],
+            source,
+            args,
+            series,
+            next_step: 0,
+            held,
+            scratch: Vec::new(),
+            produced: vec![false; source_len],
+            pos: None,
+        })
+    }
+
+    pub fn with_position(mut self, pos: Option<Position>) -> Self {
+        self.pos = pos;
+        self
+    }
+}
+
+/// Reads the scalar arguments' values for each step of a batch.
+pub fn scalar_args(args: &mut [BoxOperator], steps: usize) -> Result<Vec<Vec<f64>>, EngineError> {
+    let mut out = vec![Vec::with_capacity(args.len()); steps];
+    for arg in args.iter_mut() {
+        let batch = arg.next()?.unwrap_or_default();
+        for (i, step_args) in out.iter_mut().enumerate() {
+            let value = batch
+                .get(i)
+                .and_then(|s| s.values.first().copied())
+                .unwrap_or(f64::NAN);
+            step_args.push(value);
+        }
+    }
+    Ok(out)
+}
+
+impl Operator for RangeFunctionOp {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EngineError> {
+        Ok(self.series.clone())
+    }
+
+    fn next(&mut self) -> Result<Option<Batch>, EngineError> {
+        let total = self.steps.count();
+        if self.next_step >= total {
+            return Ok(None);
+        }
+        self.ctx.check("query execution")?;
+        let end = (self.next_step + BATCH_STEPS).min(total);
+        let args = scalar_args(&mut self.args, end - self.next_step)?;
+        let mut batch = Vec::with_capacity(end - self.next_step);
+        for (step, step_args) in (self.next_step..end).zip(&args) {
+            let t = self.steps.time(step);
+            let te = self.source.time.at(t);
+            let range_start = te - self.source.range_ms;
+            let mut out = StepVector::new(t);
+            for id in 0..self.source.series.len() {
+                let ts = &self.source.timestamps[id];
+                let (mut lo, mut hi) = self.windows[id];
+                // Windows only move forward: advance both ends.
+                while hi < ts.len() && ts[hi] <= te {
+                    hi += 1;
+                }
+                while lo < hi && ts[lo] <= range_start {
+                    lo += 1;
+                }
+                self.windows[id] = (lo, hi);
+                let window = Window::new(
+                    &ts[lo..hi],
+                    &self.source.values[id][lo..hi],
+                    range_start,
+                    te,
+                )
+                .at(t)
+                .with_position(self.pos);
+                let mut annotations = self.ctx.annotations();
+                if let Some(v) =
+                    self.function
+                        .eval(&window, step_args, &mut self.scratch, &mut annotations)?
+                {
+                    out.push(id, v);
+                    self.produced[id] = true;
+                }
+            }
+            batch.push(out);
+        }
+        self.next_step = end;
+        if self.next_step >= total {
+            self.note_non_counters();
+        }
+        Ok(Some(batch))
+    }
+}
+
+impl RangeFunctionOp {
+    /// rate/increase over a series whose name does not look like a counter's: an info note,
+    /// once per series that produced values, as Prometheus does.
+    fn note_non_counters(&self) {
+        if !self.function.wants_counter() {
+            return;
+        }
+        let mut annotations = self.ctx.annotations();
+        for (series, produced) in self.source.series.iter().zip(&self.produced) {
+            let name = series
+                .labels
+                .get(store_api::labels::METRIC_NAME)
+                .unwrap_or("");
+            annotations.possible_non_counter(
+                self.function,
+                name,
+                *produced,
+                series.labels.get("__type__"),
+                self.pos,
+            );
+        }
+    }
+}
+
+impl Drop for RangeFunctionOp {
+    fn drop(&mut self) {
+        self.ctx.release_samples(self.held);
+    }
+}

@@ -1,0 +1,120 @@
+//! The instant-vector selector: for every step, each series' newest sample within the
+//! lookback window `(t - lookback, t]`, unless that sample is a staleness marker.
+
+use super::{BATCH_STEPS, Batch, Operator, QueryContext, SeriesMeta, StepVector, Steps};
+use crate::promql::error::EngineError;
+use crate::promql::storage::SeriesSamples;
+use crate::promql::value::is_stale_nan;
+use std::sync::Arc;
+
+/// Where a selector is evaluated: the step time shifted by `offset`, or a fixed `@` time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvalTime {
+    pub offset_ms: i64,
+    pub at_ms: Option<i64>,
+}
+
+impl EvalTime {
+    pub fn at(&self, step_time: i64) -> i64 {
+        self.at_ms.unwrap_or(step_time) - self.offset_ms
+    }
+}
+
+pub struct VectorScan {
+    ctx: QueryContext,
+    steps: Steps,
+    time: EvalTime,
+    series: Arc<[SeriesMeta]>,
+    data: Vec<SeriesSamples>,
+    /// Per series: index of the first sample after the previous step's evaluation time.
+    cursors: Vec<usize>,
+    next_step: usize,
+    /// Output the sample's timestamp (seconds) instead of its value: `timestamp(selector)`.
+    emit_timestamps: bool,
+}
+
+impl VectorScan {
+    pub fn new(
+        ctx: QueryContext,
+        steps: Steps,
+        time: EvalTime,
+        data: Vec<SeriesSamples>,
+        emit_timestamps: bool,
+    ) -> Result<Self, EngineError> {
+        ctx.hold_samples(data.iter().map(|s| s.timestamps.len()).sum())?;
+        let series: Arc<[SeriesMeta]> = data
+            .iter()
+            .map(|s| SeriesMeta::new(s.labels.clone()))
+            .collect();
+        Ok(Self {
+            ctx,
+            steps,
+            time,
+            series,
+            cursors: vec![0; data.len()],
+            data,
+            next_step: 0,
+            emit_timestamps,
+        })
+    }
+}
+
+impl Operator for VectorScan {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EngineError> {
+        Ok(self.series.clone())
+    }
+
+    fn next(&mut self) -> Result<Option<Batch>, EngineError> {
+        let total = self.steps.count();
+        if self.next_step >= total {
+            return Ok(None);
+        }
+        self.ctx.check("query execution")?;
+        let lookback = self.ctx.options.lookback_delta_ms;
+        let end = (self.next_step + BATCH_STEPS).min(total);
+        let mut batch = Vec::with_capacity(end - self.next_step);
+        for step in self.next_step..end {
+            let t = self.steps.time(step);
+            let te = self.time.at(t);
+            let mut out = StepVector::new(t);
+            for (id, series) in self.data.iter().enumerate() {
+                let ts = &series.timestamps;
+                // Evaluation times never decrease, so the cursor only moves forward.
+                let mut cursor = self.cursors[id];
+                while cursor < ts.len() && ts[cursor] <= te {
+                    cursor += 1;
+                }
+                self.cursors[id] = cursor;
+                if cursor == 0 {
+                    continue;
+                }
+                let last = cursor - 1;
+                if ts[last] <= te - lookback {
+                    continue;
+                }
+                let value = series.values[last];
+                if is_stale_nan(value) {
+                    continue;
+                }
+                out.push(
+                    id,
+                    if self.emit_timestamps {
+                        ts[last] as f64 / 1000.0
+                    } else {
+                        value
+                    },
+                );
+            }
+            batch.push(out);
+        }
+        self.next_step = end;
+        Ok(Some(batch))
+    }
+}
+
+impl Drop for VectorScan {
+    fn drop(&mut self) {
+        self.ctx
+            .release_samples(self.data.iter().map(|s| s.timestamps.len()).sum());
+    }
+}

@@ -1,0 +1,280 @@
+//! Number and time formatting as Go's `fmt`/`strconv` produce it, for message texts that users
+//! and tests compare verbatim (`%g`, `%.2g`, `%f`, RFC 3339).
+
+use super::calendar::civil_from_unix;
+
+/// Go's `%g` (`prec` = None: shortest round-trip digits) or `%.Ng` (`prec` = Some(N)).
+pub fn go_g(x: f64, prec: Option<usize>) -> String {
+    if let Some(special) = special(x) {
+        return special.to_string();
+    }
+    let (neg, digits, dp) = decimal_digits(x, prec);
+    let nd = digits.len() as i64;
+    let shortest = prec.is_none();
+    let mut eprec = prec.map_or(6, |p| p as i64);
+    if !shortest && eprec > nd && nd >= dp {
+        eprec = nd;
+    }
+    if shortest {
+        eprec = 6;
+    }
+    let exp = dp - 1;
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if exp < -4 || exp >= eprec {
+        // %e with (digits - 1) decimals; Go never pads %g with trailing zeros.
+        let shown = if shortest {
+            nd
+        } else {
+            (prec.unwrap_or(1) as i64).min(nd)
+        };
+        out.push(char::from(digits[0]));
+        if shown > 1 {
+            out.push('.');
+            for &d in &digits[1..shown as usize] {
+                out.push(char::from(d));
+            }
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(&e.to_string());
+        return out;
+    }
+    let decimals = if shortest {
+        (nd - dp).max(0)
+    } else {
+        let p = prec.unwrap_or(1) as i64;
+        (if p > dp { nd } else { p } - dp).max(0)
+    };
+    push_fixed(&mut out, &digits, dp, decimals);
+    out
+}
+
+/// Go's `strconv.FormatFloat(x, 'f', -1, 64)`: the shortest digits that round-trip, never an
+/// exponent ("0.00000015", "1000000000000000000000"); `+Inf`, `-Inf`, `NaN`. How Prometheus'
+/// API writes sample values.
+pub fn go_f(x: f64) -> String {
+    if let Some(special) = special(x) {
+        return special.to_string();
+    }
+    let (neg, digits, dp) = decimal_digits(x, None);
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    push_fixed(&mut out, &digits, dp, (digits.len() as i64 - dp).max(0));
+    out
+}
+
+/// Go's `fmt` `%f`: six decimals; infinities print as `+Inf`/`-Inf`.
+pub fn go_printf_f(x: f64) -> String {
+    match special(x) {
+        Some(s) => s.to_string(),
+        None => format!("{x:.6}"),
+    }
+}
+
+/// Go's `%q` of a string (`strconv.Quote`): double quotes, C-style and `\x`/`\u` escapes for
+/// what is not printable.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if !go_printable(c) => {
+                if (c as u32) <= 0xffff {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    out.push_str(&format!("\\U{:08x}", c as u32));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `unicode.IsPrint` for non-ASCII, approximately: not control, format (Cf), separator
+/// or private-use characters.
+fn go_printable(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(u, 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e)
+        || matches!(u, 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x206f | 0xfeff)
+        || matches!(u, 0xfff9..=0xfffb | 0xe000..=0xf8ff | 0xe0001..=0xe007f)
+        || u >= 0xf0000)
+}
+
+/// Go's `time.Unix(sec, 0).UTC().Format(time.RFC3339)`.
+pub fn rfc3339(sec: i64) -> String {
+    let c = civil_from_unix(sec);
+    let year = if (0..=9999).contains(&c.year) {
+        format!("{:04}", c.year)
+    } else {
+        c.year.to_string()
+    };
+    format!(
+        "{year}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+fn special(x: f64) -> Option<&'static str> {
+    if x.is_nan() {
+        Some("NaN")
+    } else if x == f64::INFINITY {
+        Some("+Inf")
+    } else if x == f64::NEG_INFINITY {
+        Some("-Inf")
+    } else {
+        None
+    }
+}
+
+/// The decimal digits of `x` (no trailing zeros, at least one digit) and the position of the
+/// decimal point relative to them, as Go's `decimal` type holds them; `prec` rounds to that many
+/// significant digits (half to even on exact ties, like Go).
+fn decimal_digits(x: f64, prec: Option<usize>) -> (bool, Vec<u8>, i64) {
+    let neg = x.is_sign_negative();
+    let x = x.abs();
+    if x == 0.0 {
+        return (neg, vec![b'0'], 1);
+    }
+    let sci = match prec {
+        None => format!("{x:e}"),
+        Some(p) => format!("{:.*e}", p.max(1) - 1, x),
+    };
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let mut digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    while digits.len() > 1 && digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    (neg, digits, exp + 1)
+}
+
+fn push_fixed(out: &mut String, digits: &[u8], dp: i64, decimals: i64) {
+    let digit_at = |i: i64| -> char {
+        if i >= 0 && (i as usize) < digits.len() {
+            char::from(digits[i as usize])
+        } else {
+            '0'
+        }
+    };
+    if dp <= 0 {
+        out.push('0');
+    } else {
+        for i in 0..dp {
+            out.push(digit_at(i));
+        }
+    }
+    if decimals > 0 {
+        out.push('.');
+        for i in 0..decimals {
+            out.push(digit_at(dp + i));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortest_g_matches_go() {
+        let cases = [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (-0.1, "-0.1"),
+            (1.01, "1.01"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (123456.0, "123456"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (2.5e-7, "2.5e-07"),
+            (1e100, "1e+100"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(go_g(x, None), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn precision_g_matches_go() {
+        let cases = [
+            (1.0, "1"),
+            (12.0, "12"),
+            (12.5, "12"),
+            (13.5, "14"),
+            (100.0, "1e+02"),
+            (0.5, "0.5"),
+            (1.04, "1"),
+            (0.012345, "0.012"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(go_g(x, Some(2)), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn quote_matches_go() {
+        assert_eq!(go_quote("series"), "\"series\"");
+        assert_eq!(go_quote("Hello World"), "\"Hello World\"");
+        assert_eq!(go_quote(""), "\"\"");
+        assert_eq!(
+            go_quote("a\"b\\c\nd\u{1}é\u{7f}"),
+            r#""a\"b\\c\nd\x01é\x7f""#
+        );
+    }
+
+    #[test]
+    fn f_and_rfc3339() {
+        assert_eq!(go_printf_f(0.0), "0.000000");
+        assert_eq!(go_printf_f(1.0), "1.000000");
+        assert_eq!(go_printf_f(-0.25), "-0.250000");
+        assert_eq!(go_printf_f(f64::INFINITY), "+Inf");
+        for (x, want) in [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (1.5e-7, "0.00000015"),
+            (1e21, "1000000000000000000000"),
+            (123456.789, "123456.789"),
+            (0.26666666666666666, "0.26666666666666666"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(go_f(x), want, "{x}");
+        }
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(3000), "1970-01-01T00:50:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+}

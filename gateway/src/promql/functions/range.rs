@@ -1,0 +1,448 @@
+//! Range-vector functions (rate, *_over_time, …): one series' float samples in one step's
+//! window → at most one output value, with Prometheus 3.x semantics (promql/functions.go).
+//! No allocation: kernels read the window's slices; quantile_over_time and mad_over_time sort a
+//! copy in the caller's scratch buffer.
+
+use super::annotations::{Annotations, Position};
+use super::format::go_printf_f;
+use super::quantile::{mad, quantile};
+use crate::promql::error::EngineError;
+
+/// One series' samples in one step's window, and where the window lies.
+#[derive(Clone, Copy, Debug)]
+pub struct Window<'a> {
+    /// The samples with `range_start < t <= range_end`, in time order (ms).
+    pub timestamps: &'a [i64],
+    pub values: &'a [f64],
+    /// Exclusive, ms.
+    pub range_start: i64,
+    /// Inclusive, ms: the evaluation time minus offset (or the `@` time minus offset).
+    pub range_end: i64,
+    /// The step's evaluation time, ms (before offset and `@`): predict_linear predicts from it.
+    pub eval_ts: i64,
+    /// Position of the call's first argument, for the annotations a kernel adds.
+    pub pos: Option<Position>,
+}
+
+impl<'a> Window<'a> {
+    /// A window evaluated at `range_end` (no offset, no `@`), without position.
+    pub fn new(timestamps: &'a [i64], values: &'a [f64], range_start: i64, range_end: i64) -> Self {
+        Self {
+            timestamps,
+            values,
+            range_start,
+            range_end,
+            eval_ts: range_end,
+            pos: None,
+        }
+    }
+
+    /// Sets the step's evaluation time (differs from `range_end` under offset or `@`).
+    pub fn at(self, eval_ts: i64) -> Self {
+        Self { eval_ts, ..self }
+    }
+
+    pub fn with_position(self, pos: Option<Position>) -> Self {
+        Self { pos, ..self }
+    }
+
+    /// The samples; None when the slices disagree in length or are empty.
+    fn samples(&self) -> Option<(&'a [i64], &'a [f64])> {
+        let ok = self.timestamps.len() == self.values.len() && !self.values.is_empty();
+        ok.then_some((self.timestamps, self.values))
+    }
+
+    /// The selector's range in seconds, as Go's `Duration.Seconds()` computes it.
+    fn range_seconds(&self) -> f64 {
+        let ms = self.range_end.wrapping_sub(self.range_start);
+        (ms / 1000) as f64 + ((ms % 1000) * 1_000_000) as f64 / 1e9
+    }
+}
+
+/// A function of one range vector (plus scalar arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RangeFunction {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Deriv,
+    /// args: [t] (seconds ahead).
+    PredictLinear,
+    Resets,
+    Changes,
+    AvgOverTime,
+    SumOverTime,
+    CountOverTime,
+    MinOverTime,
+    MaxOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    /// args: [φ] (its first argument).
+    QuantileOverTime,
+    LastOverTime,
+    FirstOverTime,
+    PresentOverTime,
+    MadOverTime,
+    TsOfMinOverTime,
+    TsOfMaxOverTime,
+    TsOfLastOverTime,
+    TsOfFirstOverTime,
+    /// args: [sf, tf].
+    DoubleExponentialSmoothing,
+}
+
+impl RangeFunction {
+    pub fn name(self) -> &'static str {
+        use RangeFunction::*;
+        match self {
+            Rate => "rate",
+            Increase => "increase",
+            Delta => "delta",
+            Irate => "irate",
+            Idelta => "idelta",
+            Deriv => "deriv",
+            PredictLinear => "predict_linear",
+            Resets => "resets",
+            Changes => "changes",
+            AvgOverTime => "avg_over_time",
+            SumOverTime => "sum_over_time",
+            CountOverTime => "count_over_time",
+            MinOverTime => "min_over_time",
+            MaxOverTime => "max_over_time",
+            StddevOverTime => "stddev_over_time",
+            StdvarOverTime => "stdvar_over_time",
+            QuantileOverTime => "quantile_over_time",
+            LastOverTime => "last_over_time",
+            FirstOverTime => "first_over_time",
+            PresentOverTime => "present_over_time",
+            MadOverTime => "mad_over_time",
+            TsOfMinOverTime => "ts_of_min_over_time",
+            TsOfMaxOverTime => "ts_of_max_over_time",
+            TsOfLastOverTime => "ts_of_last_over_time",
+            TsOfFirstOverTime => "ts_of_first_over_time",
+            DoubleExponentialSmoothing => "double_exponential_smoothing",
+        }
+    }
+
+    /// Whether the function treats its input as a counter (rate, increase, irate, resets).
+    /// Prometheus checks the metric name only after rate and increase: call
+    /// `Annotations::possible_non_counter`, which applies that rule.
+    pub fn wants_counter(self) -> bool {
+        use RangeFunction::*;
+        matches!(self, Rate | Increase | Irate | Resets)
+    }
+
+    /// Whether the output keeps the input's metric name (last_over_time, first_over_time);
+    /// every other range function drops it.
+    pub fn keeps_metric_name(self) -> bool {
+        matches!(
+            self,
+            RangeFunction::LastOverTime | RangeFunction::FirstOverTime
+        )
+    }
+
+    /// How many scalar arguments the function takes (its `args`).
+    pub fn scalar_args(self) -> usize {
+        use RangeFunction::*;
+        match self {
+            PredictLinear | QuantileOverTime => 1,
+            DoubleExponentialSmoothing => 2,
+            _ => 0,
+        }
+    }
+
+    /// The function over one window. Ok(None) = no output point at this step (empty window,
+    /// too few samples, missing argument). Errors are Prometheus' evaluation errors (invalid
+    /// double_exponential_smoothing factors). `scratch` is reused for sorting; it is cleared
+    /// and overwritten.
+    pub fn eval(
+        self,
+        window: &Window,
+        args: &[f64],
+        scratch: &mut Vec<f64>,
+        annotations: &mut Annotations,
+    ) -> Result<Option<f64>, EngineError> {
+        use RangeFunction::*;
+        let Some((ts, vs)) = window.samples() else {
+            return Ok(None);
+        };
+        let n = vs.len();
+        Ok(match self {
+            Rate => extrapolated_rate(window, ts, vs, true, true),
+            Increase => extrapolated_rate(window, ts, vs, true, false),
+            Delta => extrapolated_rate(window, ts, vs, false, false),
+            Irate => instant_value(ts, vs, true),
+            Idelta => instant_value(ts, vs, false),
+            // Regression around the first sample keeps x small (Prometheus issue 2674).
+            Deriv => (n >= 2).then(|| linear_regression(ts, vs, ts[0]).0),
+            PredictLinear => match args.first() {
+                Some(&t) if n >= 2 => {
+                    let (slope, intercept) = linear_regression(ts, vs, window.eval_ts);
+                    Some(slope * t + intercept)
+                }
+                _ => None,
+            },
+            Resets => Some(vs.windows(2).filter(|w| w[1] < w[0]).count() as f64),
+            Changes => Some(
+                vs.windows(2)
+                    .filter(|w| w[1] != w[0] && !(w[1].is_nan() && w[0].is_nan()))
+                    .count() as f64,
+            ),
+            AvgOverTime => Some(avg(vs)),
+            SumOverTime => Some(sum(vs)),
+            CountOverTime => Some(n as f64),
+            MinOverTime => Some(extreme(ts, vs, |cur, best| cur < best).0),
+            MaxOverTime => Some(extreme(ts, vs, |cur, best| cur > best).0),
+            TsOfMinOverTime => Some(seconds(extreme(ts, vs, |cur, best| cur <= best).1)),
+            TsOfMaxOverTime => Some(seconds(extreme(ts, vs, |cur, best| cur >= best).1)),
+            StddevOverTime => Some(variance(vs).sqrt()),
+            StdvarOverTime => Some(variance(vs)),
+            QuantileOverTime => match args.first() {
+                Some(&phi) => {
+                    annotations.check_quantile(phi, window.pos);
+                    scratch.clear();
+                    scratch.extend_from_slice(vs);
+                    Some(quantile(phi, scratch))
+                }
+                None => None,
+            },
+            MadOverTime => {
+                scratch.clear();
+                scratch.extend_from_slice(vs);
+                Some(mad(scratch))
+            }
+            LastOverTime => Some(vs[n - 1]),
+            FirstOverTime => Some(vs[0]),
+            PresentOverTime => Some(1.0),
+            TsOfLastOverTime => Some(seconds(ts[n - 1])),
+            TsOfFirstOverTime => Some(seconds(ts[0])),
+            DoubleExponentialSmoothing => match args {
+                [sf, tf, ..] => double_exponential_smoothing(vs, *sf, *tf)?,
+                _ => None,
+            },
+        })
+    }
+}
+
+fn seconds(t_ms: i64) -> f64 {
+    t_ms as f64 / 1000.0
+}
+
+/// rate, increase, delta: the change over the window, counter resets corrected for counters,
+/// extrapolated towards the window's bounds. Samples within 1.1 × the average interval of a
+/// bound extrapolate to it, others by half an interval; a counter never extrapolates below
+/// zero. Fewer than two samples: no result.
+fn extrapolated_rate(
+    w: &Window,
+    ts: &[i64],
+    vs: &[f64],
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let n = vs.len();
+    if n < 2 {
+        return None;
+    }
+    let (first_t, last_t) = (ts[0], ts[n - 1]);
+    let mut result = vs[n - 1] - vs[0];
+    if is_counter {
+        for pair in vs.windows(2) {
+            if pair[1] < pair[0] {
+                result += pair[0];
+            }
+        }
+    }
+    let mut to_start = first_t.wrapping_sub(w.range_start) as f64 / 1000.0;
+    let mut to_end = w.range_end.wrapping_sub(last_t) as f64 / 1000.0;
+    let sampled = last_t.wrapping_sub(first_t) as f64 / 1000.0;
+    let average = sampled / (n - 1) as f64;
+    let threshold = average * 1.1;
+    if to_start >= threshold {
+        to_start = average / 2.0;
+    }
+    if is_counter {
+        // Where the counter would have been zero, if that is closer than the start.
+        let mut to_zero = to_start;
+        if result > 0.0 && vs[0] >= 0.0 {
+            to_zero = sampled * (vs[0] / result);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = average / 2.0;
+    }
+    let mut factor = if sampled != 0.0 {
+        (sampled + to_start + to_end) / sampled
+    } else {
+        1.0
+    };
+    if is_rate {
+        factor /= w.range_seconds();
+    }
+    Some(result * factor)
+}
+
+/// irate, idelta: the last two samples; irate takes a decrease as a counter reset (the last
+/// value is the increase) and divides by their distance in seconds.
+fn instant_value(ts: &[i64], vs: &[f64], is_rate: bool) -> Option<f64> {
+    let n = vs.len();
+    if n < 2 {
+        return None;
+    }
+    let (prev, last) = (vs[n - 2], vs[n - 1]);
+    let interval = ts[n - 1].wrapping_sub(ts[n - 2]);
+    if interval == 0 {
+        return None;
+    }
+    let mut result = if is_rate && last < prev {
+        last
+    } else {
+        last - prev
+    };
+    if is_rate {
+        result /= interval as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+/// Kahan–Neumaier step (Prometheus' util/kahansum.Inc): the new sum and compensation.
+fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Least squares over (seconds since `intercept_ms`, value): (slope, value at `intercept_ms`).
+/// A constant series has slope 0 (NaN if the constant is infinite).
+fn linear_regression(ts: &[i64], vs: &[f64], intercept_ms: i64) -> (f64, f64) {
+    let (mut n, mut sum_x, mut c_x, mut sum_y, mut c_y) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut sum_xy, mut c_xy, mut sum_x2, mut c_x2) = (0.0, 0.0, 0.0, 0.0);
+    let init_y = vs[0];
+    let mut const_y = true;
+    for (i, (&t, &y)) in ts.iter().zip(vs).enumerate() {
+        if const_y && i > 0 && y != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = t.wrapping_sub(intercept_ms) as f64 / 1e3;
+        (sum_x, c_x) = kahan_inc(x, sum_x, c_x);
+        (sum_y, c_y) = kahan_inc(y, sum_y, c_y);
+        (sum_xy, c_xy) = kahan_inc(x * y, sum_xy, c_xy);
+        (sum_x2, c_x2) = kahan_inc(x * x, sum_x2, c_x2);
+    }
+    if const_y {
+        return if init_y.is_infinite() {
+            (f64::NAN, f64::NAN)
+        } else {
+            (0.0, init_y)
+        };
+    }
+    let (sum_x, sum_y, sum_xy, sum_x2) = (sum_x + c_x, sum_y + c_y, sum_xy + c_xy, sum_x2 + c_x2);
+    let cov_xy = sum_xy - sum_x * sum_y / n;
+    let var_x = sum_x2 - sum_x * sum_x / n;
+    let slope = cov_xy / var_x;
+    (slope, sum_y / n - slope * sum_x / n)
+}
+
+/// Compensated sum; an infinite sum drops the compensation.
+fn sum(vs: &[f64]) -> f64 {
+    let (mut s, mut c) = (0.0, 0.0);
+    for &v in vs {
+        (s, c) = kahan_inc(v, s, c);
+    }
+    if s.is_infinite() { s } else { s + c }
+}
+
+/// Mean by compensated direct sum while it stays finite, then incrementally (Prometheus
+/// issue 16714): accurate, and no overflow for huge finite values.
+fn avg(vs: &[f64]) -> f64 {
+    let (mut sum, mut count) = (vs[0], 1.0);
+    let (mut mean, mut c) = (0.0, 0.0);
+    let mut incremental = false;
+    for (i, &v) in vs.iter().enumerate().skip(1) {
+        count = (i + 1) as f64;
+        if !incremental {
+            let (new_sum, new_c) = kahan_inc(v, sum, c);
+            if !new_sum.is_infinite() {
+                (sum, c) = (new_sum, new_c);
+                continue;
+            }
+            incremental = true;
+            mean = sum / (count - 1.0);
+            c /= count - 1.0;
+        }
+        let q = (count - 1.0) / count;
+        (mean, c) = kahan_inc(v / count, q * mean, q * c);
+    }
+    if incremental {
+        mean + c
+    } else {
+        sum / count + c / count
+    }
+}
+
+/// Population variance by Welford's online algorithm with compensated mean and sum of squares.
+fn variance(vs: &[f64]) -> f64 {
+    let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &v in vs {
+        count += 1.0;
+        let delta = v - (mean + c_mean);
+        (mean, c_mean) = kahan_inc(delta / count, mean, c_mean);
+        (aux, c_aux) = kahan_inc(delta * (v - (mean + c_mean)), aux, c_aux);
+    }
+    (aux + c_aux) / count
+}
+
+/// The value `better` prefers over all others (a NaN best is always replaced) and its time.
+fn extreme(ts: &[i64], vs: &[f64], better: impl Fn(f64, f64) -> bool) -> (f64, i64) {
+    let (mut best, mut at) = (vs[0], ts[0]);
+    for (&t, &v) in ts.iter().zip(vs) {
+        if better(v, best) || best.is_nan() {
+            (best, at) = (v, t);
+        }
+    }
+    (best, at)
+}
+
+/// Holt's double exponential smoothing with smoothing factor `sf` and trend factor `tf`, both
+/// in (0, 1) (NaN passes the check, as in Prometheus). Fewer than two samples: no result.
+fn double_exponential_smoothing(vs: &[f64], sf: f64, tf: f64) -> Result<Option<f64>, EngineError> {
+    if sf <= 0.0 || sf >= 1.0 {
+        return Err(EngineError::Execution(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {}",
+            go_printf_f(sf)
+        )));
+    }
+    if tf <= 0.0 || tf >= 1.0 {
+        return Err(EngineError::Execution(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {}",
+            go_printf_f(tf)
+        )));
+    }
+    if vs.len() < 2 {
+        return Ok(None);
+    }
+    let (mut s0, mut s1, mut b) = (0.0, vs[0], vs[1] - vs[0]);
+    for (i, &v) in vs.iter().enumerate().skip(1) {
+        let x = sf * v;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        (s0, s1) = (s1, x + y);
+    }
+    Ok(Some(s1))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,258 @@
+//! The table against promql-parser's own function list.
+
+use super::*;
+
+/// Every name promql-parser 0.11.1 knows (its `FUNCTIONS` table is private; this copy is
+/// checked against the parser both ways below).
+const PARSER_FUNCTIONS: &[&str] = &[
+    "abs",
+    "absent",
+    "absent_over_time",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atanh",
+    "avg_over_time",
+    "ceil",
+    "changes",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "cos",
+    "cosh",
+    "count_over_time",
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "deg",
+    "delta",
+    "deriv",
+    "end",
+    "exp",
+    "first_over_time",
+    "floor",
+    "histogram_avg",
+    "histogram_count",
+    "histogram_fraction",
+    "histogram_quantile",
+    "histogram_quantiles",
+    "histogram_stddev",
+    "histogram_stdvar",
+    "histogram_sum",
+    "info",
+    "double_exponential_smoothing",
+    "hour",
+    "idelta",
+    "increase",
+    "integral",
+    "irate",
+    "label_replace",
+    "label_join",
+    "max_of",
+    "last_over_time",
+    "min_of",
+    "ln",
+    "log10",
+    "log2",
+    "mad_over_time",
+    "max_over_time",
+    "min_over_time",
+    "ts_of_first_over_time",
+    "ts_of_last_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+    "minute",
+    "month",
+    "pi",
+    "range",
+    "predict_linear",
+    "present_over_time",
+    "quantile_over_time",
+    "rad",
+    "rate",
+    "resets",
+    "round",
+    "scalar",
+    "sgn",
+    "start",
+    "start_timestamp",
+    "step",
+    "sin",
+    "sinh",
+    "sort",
+    "sort_desc",
+    "sort_by_label",
+    "sort_by_label_desc",
+    "sqrt",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "sum_over_time",
+    "tan",
+    "tanh",
+    "time",
+    "timestamp",
+    "vector",
+    "year",
+];
+
+/// Native-histogram-only functions: the engine need not implement them for floats.
+const NATIVE_ONLY: &[&str] = &[
+    "histogram_avg",
+    "histogram_count",
+    "histogram_sum",
+    "histogram_stddev",
+    "histogram_stdvar",
+];
+
+/// Whether the parser knows `name` (parsing `name()` fails for an unknown name with its own
+/// message; for a known one it parses or complains about the arguments).
+fn parser_knows(name: &str) -> bool {
+    match promql_parser::parser::parse(&format!("{name}()")) {
+        Ok(_) => true,
+        Err(e) => !e.contains("unknown function"),
+    }
+}
+
+#[test]
+fn every_parser_function_maps_to_an_implementation() {
+    assert!(!parser_knows("no_such_function_xyz"));
+    for name in PARSER_FUNCTIONS {
+        assert!(parser_knows(name), "promql-parser no longer knows {name}");
+        if !NATIVE_ONLY.contains(name) {
+            assert!(lookup(name).is_some(), "lookup misses {name}");
+        }
+    }
+}
+
+#[test]
+fn the_table_holds_only_parser_functions() {
+    // The names lookup knows, taken from its own kinds' name() where there is one.
+    for name in PARSER_FUNCTIONS {
+        if let Some(FunctionKind::Range(f)) = lookup(name) {
+            assert_eq!(f.name(), *name);
+        }
+    }
+    for name in ["holt_winters", "quantile", "sum", "xrate", "", "RATE"] {
+        assert_eq!(lookup(name), None, "{name}");
+    }
+}
+
+#[test]
+fn kinds_are_consistent() {
+    use FunctionKind::*;
+    assert_eq!(lookup("rate"), Some(Range(RangeFunction::Rate)));
+    assert_eq!(
+        lookup("clamp"),
+        Some(Elementwise(ElementwiseFunction::Clamp))
+    );
+    assert_eq!(lookup("year"), Some(Calendar(CalendarFunction::Year)));
+    assert_eq!(lookup("range"), Some(Special(SpecialFunction::QueryRange)));
+    assert_eq!(lookup("pi"), Some(Special(SpecialFunction::Pi)));
+}
+
+/// A small deterministic generator (no dev-dependency needed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 11
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+
+    fn float(&mut self) -> f64 {
+        let specials = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            1e300,
+            -1.5,
+        ];
+        match self.next() % 4 {
+            0 => self.pick(&specials),
+            1 => f64::from_bits(self.next() << 11 | self.next() & 0x7ff),
+            _ => (self.next() % 2000) as f64 / 7.0 - 100.0,
+        }
+    }
+
+    fn text(&mut self, alphabet: &[char]) -> String {
+        let len = self.next() % 12;
+        (0..len).map(|_| self.pick(alphabet)).collect()
+    }
+}
+
+#[test]
+fn kernels_never_panic() {
+    let mut rng = Lcg(42);
+    let regex_chars: Vec<char> = "ab01\\dDwWsSbBQE[]^-:&~(){},*+?|.$P<>x!é\n"
+        .chars()
+        .collect();
+    let number_chars: Vec<char> = "0123456789.eE+-_xXpPinfaINFA ".chars().collect();
+    let labels = store_api::Labels::from_pairs([("a", "a1é"), ("b", ""), ("__name__", "m")]);
+    let mut scratch = Vec::new();
+    let mut annos = Annotations::new();
+    for _ in 0..3000 {
+        let pattern = rng.text(&regex_chars);
+        if let Ok(r) = LabelReplace::new("dst", "$1${2}$$x$a", "a", &pattern) {
+            let _ = r.apply(&labels);
+        }
+        let _ = histogram::parse_le(&rng.text(&number_chars));
+        let x = rng.float();
+        let _ = format::go_g(x, None);
+        let _ = format::go_g(x, Some((rng.next() % 20) as usize));
+        let _ = format::go_f(x);
+        let _ = histogram::format_openmetrics_float(x);
+        let _ = CalendarFunction::Year.apply(x);
+        let args = [rng.float(), rng.float()];
+        for f in [
+            ElementwiseFunction::Round,
+            ElementwiseFunction::Clamp,
+            ElementwiseFunction::Log2,
+        ] {
+            let _ = f.apply(x, &args);
+        }
+        let n = (rng.next() % 6) as usize;
+        let mut buckets: Vec<Bucket> = (0..n)
+            .map(|_| Bucket {
+                upper_bound: rng.float(),
+                count: rng.float(),
+            })
+            .collect();
+        if rng.next().is_multiple_of(2) {
+            buckets.push(Bucket {
+                upper_bound: f64::INFINITY,
+                count: rng.float(),
+            });
+        }
+        let _ = histogram::bucket_fraction(rng.float(), rng.float(), &mut buckets.clone());
+        let _ = histogram::bucket_quantile_detail(rng.float(), &mut buckets);
+        let mut ts: Vec<i64> = (0..n).map(|_| rng.next() as i64 % 1000).collect();
+        ts.sort_unstable();
+        let vs: Vec<f64> = (0..n).map(|_| rng.float()).collect();
+        let window = Window::new(&ts, &vs, -1000, 1000).at(rng.next() as i64);
+        let f = rng.pick(&[
+            RangeFunction::Rate,
+            RangeFunction::Irate,
+            RangeFunction::PredictLinear,
+            RangeFunction::QuantileOverTime,
+            RangeFunction::MadOverTime,
+            RangeFunction::AvgOverTime,
+            RangeFunction::StddevOverTime,
+            RangeFunction::DoubleExponentialSmoothing,
+        ]);
+        let _ = f.eval(&window, &args, &mut scratch, &mut annos);
+    }
+}

@@ -1,0 +1,247 @@
+//! The PromQL engine: parse (promql-parser) → logical plan (+ optimizers) → physical
+//! operators exchanging batches of steps → a `QueryResult`.
+
+pub mod error;
+mod exec;
+pub mod functions;
+mod kahan;
+mod logical;
+mod planner;
+mod result;
+pub mod storage;
+pub mod value;
+
+pub use error::EngineError;
+pub use storage::{SelectRequest, SelectResult, SeriesSamples, Storage, StoreStorage};
+pub use value::{InstantSample, QueryResult, RangeSeries, Value};
+
+use exec::{QueryContext, RangeSource, Steps, evaluate_matrix};
+use logical::{Expr, ValueType};
+use planner::Planner;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Engine settings; the defaults are Prometheus' defaults.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for a sample (`--query.lookback-delta`).
+    pub lookback_delta_ms: i64,
+    /// Most samples held in memory at once by one query (`--query.max-samples`).
+    pub max_samples: usize,
+    /// Wall-clock limit of one query (`--query.timeout`).
+    pub timeout: Duration,
+    /// Step of a subquery written without one (`[5m:]`): the rule evaluation interval.
+    pub default_subquery_step_ms: i64,
+    /// Most points per series a range query may return.
+    pub max_points_per_series: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            lookback_delta_ms: 5 * 60 * 1000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step_ms: 60 * 1000,
+            max_points_per_series: 11_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    options: EngineOptions,
+}
+
+impl Engine {
+    pub fn new(options: EngineOptions) -> Self {
+        Self { options }
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Evaluates `query` at one instant (milliseconds).
+    pub async fn instant_query(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        time_ms: i64,
+    ) -> Result<QueryResult, EngineError> {
+        let expr = self.plan(query)?;
+        let ctx = QueryContext::new(Arc::new(self.options.clone()), time_ms, time_ms, None);
+        let planner = Planner::new(ctx.clone(), storage);
+        let steps = Steps::instant(time_ms);
+        let value = match &expr {
+            Expr::String(s) => Value::String {
+                t: time_ms,
+                s: s.clone(),
+            },
+            Expr::Matrix { selector, range_ms } => {
+                let source = planner.range_source(selector, *range_ms, steps).await?;
+                Value::Matrix(window_points(source, time_ms))
+            }
+            Expr::Subquery {
+                expr,
+                range_ms,
+                step_ms,
+                time,
+            } => {
+                let source = planner
+                    .subquery_source(expr, *range_ms, *step_ms, time, steps)
+                    .await?;
+                Value::Matrix(window_points(source, time_ms))
+            }
+            _ => {
+                let op = planner.build(&expr, steps).await?;
+                let matrix = evaluate(&ctx, op).await?;
+                if expr.value_type() == ValueType::Scalar {
+                    Value::Scalar {
+                        t: time_ms,
+                        v: matrix
+                            .values
+                            .first()
+                            .and_then(|v| v.first())
+                            .copied()
+                            .unwrap_or(f64::NAN),
+                    }
+                } else {
+                    Value::Vector(result::instant_vector(&matrix, time_ms)?)
+                }
+            }
+        };
+        Ok(self.finish(value, &planner, &ctx))
+    }
+
+    /// Evaluates `query` at every step from `start_ms` to `end_ms` inclusive.
+    pub async fn range_query(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, EngineError> {
+        if step_ms <= 0 {
+            return Err(EngineError::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(EngineError::BadData(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        let steps = Steps {
+            start: start_ms,
+            end: end_ms,
+            step: step_ms,
+        };
+        if steps.count() > self.options.max_points_per_series {
+            return Err(EngineError::BadData(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+            ));
+        }
+        let expr = self.plan(query)?;
+        match expr.value_type() {
+            ValueType::Scalar | ValueType::Vector => {}
+            other => {
+                return Err(EngineError::BadData(format!(
+                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                    match other {
+                        ValueType::Matrix => "range vector",
+                        _ => "string",
+                    }
+                )));
+            }
+        }
+        let ctx = QueryContext::new(
+            Arc::new(self.options.clone()),
+            start_ms,
+            end_ms,
+            Some(step_ms),
+        );
+        let planner = Planner::new(ctx.clone(), storage);
+        let op = planner.build(&expr, steps).await?;
+        let matrix = evaluate(&ctx, op).await?;
+        let value = Value::Matrix(result::range_matrix(matrix)?);
+        Ok(self.finish(value, &planner, &ctx))
+    }
+
+    fn plan(&self, query: &str) -> Result<Expr, EngineError> {
+        let ast = promql_parser::parser::parse(query).map_err(EngineError::Parse)?;
+        let mut source = logical::SourceText::new(query);
+        let expr = logical::from_ast(&ast, self.options.default_subquery_step_ms, &mut source)?;
+        Ok(logical::optimize(expr))
+    }
+
+    fn finish(&self, value: Value, planner: &Planner<'_>, ctx: &QueryContext) -> QueryResult {
+        let mut warnings = planner
+            .warnings
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default();
+        let annotations = ctx.take_annotations();
+        warnings.extend(annotations.warnings);
+        QueryResult {
+            value,
+            warnings,
+            infos: annotations.infos,
+        }
+    }
+}
+
+/// Runs the operators on a blocking thread (evaluation is CPU work that must not stall the
+/// async runtime). If the caller goes away (the request future is dropped), the query is
+/// canceled at its next check.
+async fn evaluate(
+    ctx: &QueryContext,
+    op: exec::BoxOperator,
+) -> Result<exec::subquery::Matrix, EngineError> {
+    struct CancelOnDrop<'a> {
+        ctx: &'a QueryContext,
+        finished: bool,
+    }
+    impl Drop for CancelOnDrop<'_> {
+        fn drop(&mut self) {
+            if !self.finished {
+                self.ctx.cancel();
+            }
+        }
+    }
+    let mut guard = CancelOnDrop {
+        ctx,
+        finished: false,
+    };
+    let worker_ctx = ctx.clone();
+    let result = tokio::task::spawn_blocking(move || evaluate_matrix(&worker_ctx, op))
+        .await
+        .map_err(|e| EngineError::Execution(format!("query evaluation failed: {e}")));
+    guard.finished = true;
+    result?
+}
+
+/// The raw points of an instant query of a range vector: each series' samples in the window.
+fn window_points(source: RangeSource, time_ms: i64) -> Vec<RangeSeries> {
+    let end = source.time.at(time_ms);
+    let start = end - source.range_ms;
+    let mut out: Vec<RangeSeries> = source
+        .series
+        .into_iter()
+        .zip(source.timestamps.into_iter().zip(source.values))
+        .filter_map(|(meta, (ts, vs))| {
+            let points: Vec<(i64, f64)> = ts
+                .into_iter()
+                .zip(vs)
+                .filter(|(t, _)| *t > start && *t <= end)
+                .collect();
+            (!points.is_empty()).then(|| RangeSeries {
+                labels: meta.final_labels(),
+                points,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}

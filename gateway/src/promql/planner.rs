@@ -1,0 +1,662 @@
+//! From the logical plan to physical operators, reading each selector's series from storage
+//! as it is reached.
+
+use super::error::EngineError;
+use super::exec::aggregate::{AggregateOp, Aggregation};
+use super::exec::binary::{BinaryKind, BinaryOp, Operand, VectorMatching};
+use super::exec::function::{
+    AbsentOp, ClassicHistogramOp, HistogramCalc, MapOp, RelabelOp, ScalarOp, SortOp, SortOrder,
+};
+use super::exec::range::{RangeFunctionOp, RangeSource};
+use super::exec::scan::{EvalTime, VectorScan};
+use super::exec::subquery::evaluate_matrix;
+use super::exec::{BoxOperator, NumberOp, QueryContext, SeriesMeta, StepTimeOp, Steps};
+use super::functions::{self, FunctionKind, Position, RangeFunction, SpecialFunction};
+use super::logical::{At, Expr, Selector, TimeModifier, ValueType};
+use super::storage::{SelectRequest, SeriesSamples, Storage};
+use super::value::is_stale_nan;
+use futures_util::future::BoxFuture;
+use store_api::Labels;
+
+pub struct Planner<'a> {
+    pub ctx: QueryContext,
+    pub storage: &'a dyn Storage,
+    pub warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(ctx: QueryContext, storage: &'a dyn Storage) -> Self {
+        Self {
+            ctx,
+            storage,
+            warnings: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn eval_time(&self, time: &TimeModifier) -> EvalTime {
+        EvalTime {
+            offset_ms: time.offset_ms,
+            at_ms: time.at.map(|at| match at {
+                At::Time(t) => t,
+                At::Start => self.ctx.query_start,
+                At::End => self.ctx.query_end,
+            }),
+        }
+    }
+
+    /// The first and last evaluation times of a selector over `steps`.
+    fn eval_span(&self, time: EvalTime, steps: Steps) -> (i64, i64) {
+        (time.at(steps.start), time.at(steps.end))
+    }
+
+    async fn select(
+        &self,
+        selector: &Selector,
+        min_time: i64,
+        max_time: i64,
+    ) -> Result<Vec<SeriesSamples>, EngineError> {
+        self.ctx.check("query preparation")?;
+        let result = self
+            .storage
+            .select(SelectRequest {
+                matchers: selector.matchers.clone(),
+                min_time,
+                max_time,
+            })
+            .await?;
+        if let Ok(mut warnings) = self.warnings.lock() {
+            warnings.extend(result.warnings);
+        }
+        Ok(result.series)
+    }
+
+    /// Raw samples for a range function or a top-level matrix: staleness markers removed.
+    pub async fn range_source(
+        &self,
+        selector: &Selector,
+        range_ms: i64,
+        steps: Steps,
+    ) -> Result<RangeSource, EngineError> {
+        let time = self.eval_time(&selector.time);
+        let (first, last) = self.eval_span(time, steps);
+        let series = self.select(selector, first - range_ms + 1, last).await?;
+        let mut source = RangeSource {
+            time,
+            range_ms,
+            ..Default::default()
+        };
+        for s in series {
+            let (ts, vs): (Vec<i64>, Vec<f64>) = s
+                .timestamps
+                .iter()
+                .zip(&s.values)
+                .filter(|(_, v)| !is_stale_nan(**v))
+                .map(|(t, v)| (*t, *v))
+                .unzip();
+            source.series.push(SeriesMeta::new(s.labels));
+            source.timestamps.push(ts);
+            source.values.push(vs);
+        }
+        Ok(source)
+    }
+
+    /// A subquery's points over the grid its outer steps need, as a range source.
+    pub fn subquery_source<'b>(
+        &'b self,
+        expr: &'b Expr,
+        range_ms: i64,
+        step_ms: i64,
+        time: &'b TimeModifier,
+        steps: Steps,
+    ) -> BoxFuture<'b, Result<RangeSource, EngineError>> {
+        Box::pin(async move {
+            let eval_time = self.eval_time(time);
+            let (first, last) = self.eval_span(eval_time, steps);
+            let start = first - range_ms;
+            // The first multiple of the step at or after `start`.
+            let aligned = start.div_euclid(step_ms) * step_ms;
+            let aligned = if aligned < start {
+                aligned + step_ms
+            } else {
+                aligned
+            };
+            let inner_steps = Steps {
+                start: aligned,
+                end: last,
+                step: step_ms,
+            };
+            let inner = self.build(expr, inner_steps).await?;
+            let matrix = evaluate_matrix(&self.ctx, inner)?;
+            Ok(RangeSource {
+                series: matrix.series.to_vec(),
+                timestamps: matrix.timestamps,
+                values: matrix.values,
+                time: eval_time,
+                range_ms,
+            })
+        })
+    }
+
+    /// The operator evaluating `expr` at every step of `steps`.
+    pub fn build<'b>(
+        &'b self,
+        expr: &'b Expr,
+        steps: Steps,
+    ) -> BoxFuture<'b, Result<BoxOperator, EngineError>> {
+        Box::pin(async move {
+            Ok(match expr {
+                Expr::Number(n) => Box::new(NumberOp::new(*n, steps)) as BoxOperator,
+                Expr::String(_) => {
+                    return Err(EngineError::BadData("unexpected string expression".into()));
+                }
+                Expr::Selector(selector) => self.vector_scan(selector, steps, false).await?,
+                Expr::Matrix { .. } | Expr::Subquery { .. } => {
+                    return Err(EngineError::BadData(
+                        "a range vector can only be an argument of a function".into(),
+                    ));
+                }
+                Expr::Neg(inner) => {
+                    let input = self.build(inner, steps).await?;
+                    let drop = inner.value_type() == ValueType::Vector;
+                    Box::new(MapOp::new(
+                        input,
+                        Vec::new(),
+                        drop,
+                        Box::new(|v, _| Some(-v)),
+                    ))
+                }
+                Expr::Binary {
+                    kind,
+                    lhs,
+                    rhs,
+                    return_bool,
+                    matching,
+                } => {
+                    self.binary(*kind, lhs, rhs, *return_bool, matching, steps)
+                        .await?
+                }
+                Expr::Aggregate {
+                    op,
+                    expr,
+                    param,
+                    grouping,
+                    param_pos,
+                } => {
+                    let input = self.build(expr, steps).await?;
+                    let (param_op, label) = match (op, param) {
+                        (Aggregation::CountValues, Some(p)) => match p.as_ref() {
+                            Expr::String(s) => (None, Some(s.clone())),
+                            _ => {
+                                return Err(EngineError::BadData(
+                                    "count_values needs a label name".into(),
+                                ));
+                            }
+                        },
+                        (_, Some(p)) => (Some(self.build(p, steps).await?), None),
+                        (_, None) => (None, None),
+                    };
+                    if let Some(label) = &label
+                        && !valid_label_name(label)
+                    {
+                        return Err(EngineError::Execution(format!(
+                            "invalid label name {label:?}"
+                        )));
+                    }
+                    Box::new(
+                        AggregateOp::new(
+                            self.ctx.clone(),
+                            *op,
+                            grouping.clone(),
+                            input,
+                            param_op,
+                            label,
+                        )
+                        .with_param_position(*param_pos),
+                    )
+                }
+                Expr::Call {
+                    name,
+                    args,
+                    pos,
+                    arg_pos,
+                    ..
+                } => {
+                    self.call(
+                        name,
+                        args,
+                        &Positions {
+                            call: *pos,
+                            args: arg_pos,
+                        },
+                        steps,
+                    )
+                    .await?
+                }
+            })
+        })
+    }
+
+    /// Sorting means nothing in a range query (results are ordered by labels): say so.
+    fn note_sort_in_range_query(&self, pos: Option<Position>) {
+        if self.ctx.range_query {
+            self.ctx.annotations().sort_in_range_query(pos);
+        }
+    }
+
+    async fn vector_scan(
+        &self,
+        selector: &Selector,
+        steps: Steps,
+        timestamps: bool,
+    ) -> Result<BoxOperator, EngineError> {
+        let time = self.eval_time(&selector.time);
+        let (first, last) = self.eval_span(time, steps);
+        let lookback = self.ctx.options.lookback_delta_ms;
+        let data = self.select(selector, first - lookback + 1, last).await?;
+        Ok(Box::new(VectorScan::new(
+            self.ctx.clone(),
+            steps,
+            time,
+            data,
+            timestamps,
+        )?))
+    }
+
+    async fn binary(
+        &self,
+        kind: BinaryKind,
+        lhs: &Expr,
+        rhs: &Expr,
+        return_bool: bool,
+        matching: &VectorMatching,
+        steps: Steps,
+    ) -> Result<BoxOperator, EngineError> {
+        let operand = |expr: &Expr, op: BoxOperator| {
+            if expr.value_type() == ValueType::Scalar {
+                Operand::Scalar(op)
+            } else {
+                Operand::Vector(op)
+            }
+        };
+        let l = operand(lhs, self.build(lhs, steps).await?);
+        let r = operand(rhs, self.build(rhs, steps).await?);
+        Ok(Box::new(BinaryOp::new(
+            self.ctx.clone(),
+            kind,
+            return_bool,
+            matching.clone(),
+            l,
+            r,
+        )))
+    }
+
+    async fn scalar_args(
+        &self,
+        args: &[Expr],
+        steps: Steps,
+    ) -> Result<Vec<BoxOperator>, EngineError> {
+        let mut ops = Vec::with_capacity(args.len());
+        for arg in args {
+            ops.push(self.build(arg, steps).await?);
+        }
+        Ok(ops)
+    }
+
+    /// The source of a range-vector argument: a matrix selector or a subquery.
+    async fn matrix_arg(&self, arg: &Expr, steps: Steps) -> Result<RangeSource, EngineError> {
+        match arg {
+            Expr::Matrix { selector, range_ms } => {
+                self.range_source(selector, *range_ms, steps).await
+            }
+            Expr::Subquery {
+                expr,
+                range_ms,
+                step_ms,
+                time,
+            } => {
+                self.subquery_source(expr, *range_ms, *step_ms, time, steps)
+                    .await
+            }
+            _ => Err(EngineError::BadData(
+                "expected a range vector argument".into(),
+            )),
+        }
+    }
+
+    async fn call(
+        &self,
+        name: &str,
+        args: &[Expr],
+        pos: &Positions<'_>,
+        steps: Steps,
+    ) -> Result<BoxOperator, EngineError> {
+        let kind = functions::lookup(name)
+            .ok_or_else(|| EngineError::BadData(format!("unknown function with name {name:?}")))?;
+        Ok(match kind {
+            FunctionKind::Range(function) => {
+                // The range vector is the argument of matrix type; the others are scalars.
+                let position = args
+                    .iter()
+                    .position(|a| a.value_type() == ValueType::Matrix)
+                    .ok_or_else(|| EngineError::BadData(format!("{name} needs a range vector")))?;
+                let source = self.matrix_arg(&args[position], steps).await?;
+                let mut scalars = Vec::new();
+                for (i, arg) in args.iter().enumerate() {
+                    if i != position {
+                        scalars.push(self.build(arg, steps).await?);
+                    }
+                }
+                Box::new(
+                    RangeFunctionOp::new(self.ctx.clone(), steps, function, source, scalars)?
+                        .with_position(pos.arg(position)),
+                )
+            }
+            FunctionKind::Elementwise(function) => {
+                let input = self.build(&args[0], steps).await?;
+                let scalars = self.scalar_args(&args[1..], steps).await?;
+                Box::new(MapOp::new(
+                    input,
+                    scalars,
+                    true,
+                    Box::new(move |v, a| function.apply(v, a)),
+                ))
+            }
+            FunctionKind::Calendar(function) => {
+                let input = match args.first() {
+                    Some(arg) => self.build(arg, steps).await?,
+                    // No argument: the evaluation time, as `vector(time())`.
+                    None => Box::new(RelabelOp::new(
+                        Box::new(StepTimeOp::new(steps, None)),
+                        Box::new(|_| Ok(SeriesMeta::new(Labels::new()))),
+                    )),
+                };
+                Box::new(MapOp::new(
+                    input,
+                    Vec::new(),
+                    true,
+                    Box::new(move |v, _| Some(function.apply(v))),
+                ))
+            }
+            FunctionKind::Special(special) => self.special(special, args, pos, steps).await?,
+        })
+    }
+
+    async fn special(
+        &self,
+        special: SpecialFunction,
+        args: &[Expr],
+        pos: &Positions<'_>,
+        steps: Steps,
+    ) -> Result<BoxOperator, EngineError> {
+        Ok(match special {
+            SpecialFunction::Time => Box::new(StepTimeOp::new(steps, None)),
+            // The query's own bounds and step, in seconds, whatever step is evaluated.
+            SpecialFunction::Start => {
+                Box::new(NumberOp::new(self.ctx.query_start as f64 / 1000.0, steps))
+            }
+            SpecialFunction::End => {
+                Box::new(NumberOp::new(self.ctx.query_end as f64 / 1000.0, steps))
+            }
+            SpecialFunction::QueryRange => Box::new(NumberOp::new(
+                (self.ctx.query_end - self.ctx.query_start) as f64 / 1000.0,
+                steps,
+            )),
+            SpecialFunction::Step => {
+                Box::new(NumberOp::new(self.ctx.query_step as f64 / 1000.0, steps))
+            }
+            SpecialFunction::MinOf | SpecialFunction::MaxOf => {
+                let first = self.build(&args[0], steps).await?;
+                let second = self.build(&args[1], steps).await?;
+                let pick = if special == SpecialFunction::MinOf {
+                    functions::math::go_min
+                } else {
+                    functions::math::go_max
+                };
+                Box::new(MapOp::new(
+                    first,
+                    vec![second],
+                    false,
+                    Box::new(move |v, a| Some(pick(v, a[0]))),
+                ))
+            }
+            SpecialFunction::Pi => Box::new(NumberOp::new(std::f64::consts::PI, steps)),
+            SpecialFunction::Vector => {
+                let input = self.build(&args[0], steps).await?;
+                Box::new(RelabelOp::new(
+                    input,
+                    Box::new(|_| Ok(SeriesMeta::new(Labels::new()))),
+                ))
+            }
+            SpecialFunction::Scalar => Box::new(ScalarOp::new(self.build(&args[0], steps).await?)),
+            SpecialFunction::Timestamp => match &args[0] {
+                Expr::Selector(selector) => {
+                    let scan = self.vector_scan(selector, steps, true).await?;
+                    Box::new(MapOp::new(scan, Vec::new(), true, Box::new(|v, _| Some(v))))
+                }
+                other => {
+                    let input = self.build(other, steps).await?;
+                    Box::new(TimestampOp::new(input))
+                }
+            },
+            SpecialFunction::AbsentOverTime => {
+                let source = self.matrix_arg(&args[0], steps).await?;
+                let present = RangeFunctionOp::new(
+                    self.ctx.clone(),
+                    steps,
+                    RangeFunction::PresentOverTime,
+                    source,
+                    Vec::new(),
+                )?;
+                Box::new(AbsentOp::new(Box::new(present), absent_labels(&args[0])))
+            }
+            SpecialFunction::Absent => {
+                let input = self.build(&args[0], steps).await?;
+                Box::new(AbsentOp::new(input, absent_labels(&args[0])))
+            }
+            SpecialFunction::Sort | SpecialFunction::SortDesc => {
+                self.note_sort_in_range_query(pos.call);
+                let input = self.build(&args[0], steps).await?;
+                let order = if special == SpecialFunction::Sort {
+                    SortOrder::ValueAsc
+                } else {
+                    SortOrder::ValueDesc
+                };
+                Box::new(SortOp::new(input, order))
+            }
+            SpecialFunction::SortByLabel | SpecialFunction::SortByLabelDesc => {
+                self.note_sort_in_range_query(pos.call);
+                let input = self.build(&args[0], steps).await?;
+                let names = string_args(&args[1..])?;
+                Box::new(SortOp::new(
+                    input,
+                    SortOrder::Labels {
+                        names,
+                        descending: special == SpecialFunction::SortByLabelDesc,
+                    },
+                ))
+            }
+            SpecialFunction::LabelReplace => {
+                let input = self.build(&args[0], steps).await?;
+                let strings = string_args(&args[1..])?;
+                let [dst, replacement, src, regex] = <[String; 4]>::try_from(strings)
+                    .map_err(|_| EngineError::BadData("label_replace takes 5 arguments".into()))?;
+                let replace =
+                    functions::labels::LabelReplace::new(&dst, &replacement, &src, &regex)?;
+                Box::new(RelabelOp::new(
+                    input,
+                    Box::new(move |meta| {
+                        Ok(SeriesMeta {
+                            labels: replace.apply(&meta.labels),
+                            drop_name: meta.drop_name
+                                && replace.destination() != store_api::labels::METRIC_NAME,
+                        })
+                    }),
+                ))
+            }
+            SpecialFunction::LabelJoin => {
+                let input = self.build(&args[0], steps).await?;
+                let strings = string_args(&args[1..])?;
+                let (dst, rest) = strings
+                    .split_first()
+                    .ok_or_else(|| EngineError::BadData("label_join needs a destination".into()))?;
+                let (separator, sources) = rest
+                    .split_first()
+                    .ok_or_else(|| EngineError::BadData("label_join needs a separator".into()))?;
+                let join = functions::labels::LabelJoin::new(dst, separator, sources)?;
+                Box::new(RelabelOp::new(
+                    input,
+                    Box::new(move |meta| {
+                        Ok(SeriesMeta {
+                            labels: join.apply(&meta.labels),
+                            drop_name: meta.drop_name
+                                && join.destination() != store_api::labels::METRIC_NAME,
+                        })
+                    }),
+                ))
+            }
+            SpecialFunction::HistogramQuantile => {
+                let phi = self.build(&args[0], steps).await?;
+                let input = self.build(&args[1], steps).await?;
+                Box::new(ClassicHistogramOp::new(
+                    self.ctx.clone(),
+                    HistogramCalc::Quantile {
+                        phi,
+                        phi_pos: pos.arg(0),
+                    },
+                    input,
+                    pos.arg(1),
+                ))
+            }
+            SpecialFunction::HistogramFraction => {
+                let lower = self.build(&args[0], steps).await?;
+                let upper = self.build(&args[1], steps).await?;
+                let input = self.build(&args[2], steps).await?;
+                Box::new(ClassicHistogramOp::new(
+                    self.ctx.clone(),
+                    HistogramCalc::Fraction { lower, upper },
+                    input,
+                    pos.arg(2),
+                ))
+            }
+            SpecialFunction::HistogramQuantiles => {
+                let input = self.build(&args[0], steps).await?;
+                let label = match args.get(1) {
+                    Some(Expr::String(label)) => label.clone(),
+                    _ => {
+                        return Err(EngineError::BadData(
+                            "histogram_quantiles needs a label name".into(),
+                        ));
+                    }
+                };
+                let phis = args[2..]
+                    .iter()
+                    .map(|a| match a {
+                        Expr::Number(n) => Ok(*n),
+                        _ => Err(EngineError::BadData(
+                            "histogram_quantiles needs number literals".into(),
+                        )),
+                    })
+                    .collect::<Result<Vec<f64>, _>>()?;
+                for (i, phi) in phis.iter().enumerate() {
+                    self.ctx.annotations().check_quantile(*phi, pos.arg(2 + i));
+                }
+                Box::new(ClassicHistogramOp::new(
+                    self.ctx.clone(),
+                    HistogramCalc::Quantiles { label, phis },
+                    input,
+                    pos.arg(0),
+                ))
+            }
+            other => {
+                return Err(EngineError::BadData(format!(
+                    "function {other:?} is not supported yet"
+                )));
+            }
+        })
+    }
+}
+
+/// Where a call and its arguments start in the query.
+pub struct Positions<'a> {
+    call: Option<Position>,
+    args: &'a [Option<Position>],
+}
+
+impl Positions<'_> {
+    fn arg(&self, i: usize) -> Option<Position> {
+        self.args.get(i).copied().flatten()
+    }
+}
+
+/// `timestamp(expr)` of a computed vector: the evaluation time of each sample.
+struct TimestampOp {
+    input: BoxOperator,
+}
+
+impl TimestampOp {
+    fn new(input: BoxOperator) -> Self {
+        Self { input }
+    }
+}
+
+impl super::exec::Operator for TimestampOp {
+    fn series(&mut self) -> Result<std::sync::Arc<[SeriesMeta]>, EngineError> {
+        let series = self.input.series()?;
+        Ok(series
+            .iter()
+            .map(|s| SeriesMeta {
+                labels: s.labels.clone(),
+                drop_name: true,
+            })
+            .collect())
+    }
+
+    fn next(&mut self) -> Result<Option<super::exec::Batch>, EngineError> {
+        let Some(mut batch) = self.input.next()? else {
+            return Ok(None);
+        };
+        for step in &mut batch {
+            let t = step.t as f64 / 1000.0;
+            step.values.fill(t);
+        }
+        Ok(Some(batch))
+    }
+}
+
+fn string_args(args: &[Expr]) -> Result<Vec<String>, EngineError> {
+    args.iter()
+        .map(|a| match a {
+            Expr::String(s) => Ok(s.clone()),
+            _ => Err(EngineError::BadData("expected a string argument".into())),
+        })
+        .collect()
+}
+
+/// The labels `absent()` reports: the equality matchers of a plain selector, except a name
+/// matched twice and the metric name.
+fn absent_labels(arg: &Expr) -> Labels {
+    let selector = match arg {
+        Expr::Selector(s) => s,
+        Expr::Matrix { selector, .. } => selector,
+        _ => return Labels::new(),
+    };
+    let mut labels = Labels::new();
+    for (name, value) in selector.equality_labels() {
+        let matched_once = selector
+            .matchers
+            .iter()
+            .filter(|m| m.name() == name)
+            .count()
+            == 1;
+        if name != store_api::labels::METRIC_NAME && matched_once {
+            labels.set(name.to_string(), value.to_string());
+        }
+    }
+    labels
+}
+
+pub fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}

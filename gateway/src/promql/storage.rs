@@ -1,0 +1,104 @@
+//! What the engine reads series through. The fan-out implements it over StoreAPI endpoints;
+//! `MemoryStorage` serves unit tests and the conformance runner from an in-memory store.
+
+use super::error::EngineError;
+use futures_util::TryStreamExt;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use store_api::chunk::{ChunkEncoding, decode_into};
+use store_api::{Labels, Matcher, SeriesFrame, SeriesRequest, Store};
+
+/// One selector's worth of series, with the time range the engine needs.
+#[derive(Clone, Debug)]
+pub struct SelectRequest {
+    pub matchers: Vec<Matcher>,
+    /// Inclusive, milliseconds.
+    pub min_time: i64,
+    pub max_time: i64,
+}
+
+/// A series' raw samples in [min_time, max_time], columnar.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SeriesSamples {
+    pub labels: Labels,
+    pub timestamps: Vec<i64>,
+    pub values: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SelectResult {
+    /// Sorted by labels, labels unique.
+    pub series: Vec<SeriesSamples>,
+    pub warnings: Vec<String>,
+}
+
+pub trait Storage: Send + Sync {
+    fn select(&self, request: SelectRequest) -> BoxFuture<'_, Result<SelectResult, EngineError>>;
+}
+
+/// Storage over any `Store` (the in-memory store in tests): reads the series stream and
+/// decodes the chunks, trimmed to the requested range.
+pub struct StoreStorage<S> {
+    store: Arc<S>,
+}
+
+impl<S: Store> StoreStorage<S> {
+    pub fn new(store: Arc<S>) -> Self {
+        Self { store }
+    }
+}
+
+impl<S: Store> Storage for StoreStorage<S> {
+    fn select(&self, request: SelectRequest) -> BoxFuture<'_, Result<SelectResult, EngineError>> {
+        Box::pin(async move {
+            let stream = self
+                .store
+                .series(SeriesRequest {
+                    min_time: request.min_time,
+                    max_time: request.max_time,
+                    matchers: request.matchers,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| EngineError::Storage(e.to_string()))?;
+            let frames: Vec<SeriesFrame> = stream
+                .try_collect()
+                .await
+                .map_err(|e| EngineError::Storage(e.to_string()))?;
+            let mut result = SelectResult::default();
+            for frame in frames {
+                match frame {
+                    SeriesFrame::Warning(w) => result.warnings.push(w),
+                    SeriesFrame::Series(s) => {
+                        let mut samples = SeriesSamples {
+                            labels: s.labels,
+                            ..Default::default()
+                        };
+                        for chunk in &s.chunks {
+                            if chunk.encoding != ChunkEncoding::Xor {
+                                continue;
+                            }
+                            decode_into(&chunk.data, &mut samples.timestamps, &mut samples.values)
+                                .map_err(|e| EngineError::Storage(e.to_string()))?;
+                        }
+                        trim(&mut samples, request.min_time, request.max_time);
+                        if !samples.timestamps.is_empty() {
+                            result.series.push(samples);
+                        }
+                    }
+                }
+            }
+            Ok(result)
+        })
+    }
+}
+
+/// Keeps the samples within [min, max]; chunks may reach outside the requested range.
+fn trim(samples: &mut SeriesSamples, min: i64, max: i64) {
+    let start = samples.timestamps.partition_point(|&t| t < min);
+    let end = samples.timestamps.partition_point(|&t| t <= max);
+    samples.timestamps.truncate(end);
+    samples.values.truncate(end);
+    samples.timestamps.drain(..start);
+    samples.values.drain(..start);
+}
