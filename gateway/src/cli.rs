@@ -21,8 +21,69 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The gateway: PromQL and Prometheus' HTTP API over StoreAPI endpoints.
+    Query(QueryArgs),
     /// Serve the StoreAPI over a Prometheus server (remote read).
     Sidecar(SidecarArgs),
+    /// The whole topology in one process on generated data, for a first look.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where the demo's gateway serves the HTTP API.
+    #[arg(long = "http-address", default_value = "127.0.0.1:10902")]
+    pub http_address: SocketAddr,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct QueryArgs {
+    /// Where to serve the HTTP API.
+    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
+    pub http_address: SocketAddr,
+
+    /// A StoreAPI endpoint: `host:port`, `dns+host:port` or `dnssrv+_grpc._tcp.name`
+    /// (repeatable).
+    #[arg(long = "endpoint")]
+    pub endpoints: Vec<String>,
+
+    /// A Prometheus file_sd file (JSON or YAML) listing endpoints, re-read on change
+    /// (repeatable).
+    #[arg(long = "endpoint.sd-file")]
+    pub sd_files: Vec<std::path::PathBuf>,
+
+    /// A label that tells replicas apart; series equal but for it are de-duplicated
+    /// (repeatable).
+    #[arg(long = "query.replica-label")]
+    pub replica_labels: Vec<String>,
+
+    /// How replicas are merged: `counter-aware` (default), `penalty` (Thanos) or `chain`.
+    #[arg(long = "deduplication.func", default_value = "counter-aware")]
+    pub dedup_func: String,
+
+    /// Answer with warnings when an endpoint fails (per request: `partial_response`).
+    #[arg(long = "query.partial-response", default_value_t = true, action = clap::ArgAction::Set)]
+    pub partial_response: bool,
+
+    /// An endpoint that sends nothing for this long is given up.
+    #[arg(long = "store.response-timeout", default_value = "30s", value_parser = parse_duration)]
+    pub response_timeout: Duration,
+
+    /// An endpoint no longer discovered and not answering this long leaves the set.
+    #[arg(long = "store.unhealthy-timeout", default_value = "5m", value_parser = parse_duration)]
+    pub unhealthy_timeout: Duration,
+
+    /// Maximum time a query may run.
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration)]
+    pub query_timeout: Duration,
+
+    /// Maximum samples one query may hold in memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub max_samples: usize,
+
+    /// How far back an instant selector looks for a sample.
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
+    pub lookback_delta: Duration,
 }
 
 #[derive(Args, Debug)]
@@ -42,7 +103,9 @@ pub struct SidecarArgs {
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Query(args) => crate::commands::query::run(args).await,
         Command::Sidecar(args) => crate::commands::sidecar::run(args).await,
+        Command::Demo(args) => crate::commands::demo::run(args.http_address).await,
     }
 }
 

@@ -3,5 +3,7 @@
 
 pub mod cli;
 mod commands;
+pub mod fanout;
+pub mod http;
 pub mod promql;
 pub mod telemetry;

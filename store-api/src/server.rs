@@ -57,20 +57,32 @@ impl<S: Store> StoreService<S> {
     }
 }
 
-/// Binds `addr` and serves `store` in a background task; returns the bound address
-/// (useful with port 0).
-pub async fn spawn<S: Store>(store: Arc<S>, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+/// A server running in the background; dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Binds `addr` and serves `store` in a background task until the returned handle is
+/// dropped; the handle has the bound address (useful with port 0).
+pub async fn spawn<S: Store>(store: Arc<S>, addr: SocketAddr) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        if let Err(err) = StoreService::new(store)
-            .serve(listener, std::future::pending())
-            .await
-        {
+        let shutdown = async {
+            // Resolves when the handle sends or is dropped.
+            let _ = stopped.await;
+        };
+        if let Err(err) = StoreService::new(store).serve(listener, shutdown).await {
             tracing::error!(%err, "gRPC server stopped");
         }
     });
-    Ok(local)
+    Ok(RunningServer {
+        addr: local,
+        _stop: stop,
+    })
 }
 
 #[tonic::async_trait]

@@ -4,6 +4,7 @@
 
 use futures_util::TryStreamExt;
 use std::sync::Arc;
+use store_api::server::RunningServer;
 use store_api::{
     LabelNamesRequest, LabelValuesRequest, Labels, MatchOp, Matcher, MemoryStore, SeriesData,
     SeriesFrame, SeriesRequest, Store, StoreClient, StoreError,
@@ -29,11 +30,12 @@ fn store() -> MemoryStore {
     )
 }
 
-async fn serve(store: MemoryStore) -> StoreClient {
-    let addr = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
+/// A client of `store` served on loopback; the server stops when the handle is dropped.
+async fn serve(store: MemoryStore) -> (StoreClient, RunningServer) {
+    let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    StoreClient::new(&addr.to_string()).unwrap()
+    (StoreClient::new(&server.addr.to_string()).unwrap(), server)
 }
 
 async fn collect(
@@ -104,7 +106,7 @@ fn requests() -> Vec<SeriesRequest> {
 #[tokio::test]
 async fn series_round_trip_equals_direct_answers() {
     let direct = store();
-    let client = serve(store()).await;
+    let (client, _server) = serve(store()).await;
     for request in requests() {
         let want = collect(&direct, request.clone()).await.unwrap();
         let got = collect(&client, request.clone()).await.unwrap();
@@ -120,7 +122,7 @@ async fn series_round_trip_equals_direct_answers() {
 #[tokio::test]
 async fn info_and_label_apis_round_trip() {
     let direct = store();
-    let client = serve(store()).await;
+    let (client, _server) = serve(store()).await;
     assert_eq!(client.info().await.unwrap(), direct.info().await.unwrap());
     let names = LabelNamesRequest {
         start: 0,
@@ -168,7 +170,7 @@ async fn messages_over_four_mebibytes_pass() {
             ),
         ],
     );
-    let client = serve(store).await;
+    let (client, _server) = serve(store).await;
     let got = collect(
         &client,
         SeriesRequest {
@@ -187,9 +189,10 @@ async fn messages_over_four_mebibytes_pass() {
 #[tokio::test]
 async fn bad_requests_are_grpc_errors_not_panics() {
     use panoptes_proto::thanos as pb;
-    let addr = store_api::server::spawn(Arc::new(store()), "127.0.0.1:0".parse().unwrap())
+    let server = store_api::server::spawn(Arc::new(store()), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
+    let addr = server.addr;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()

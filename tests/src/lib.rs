@@ -13,3 +13,4 @@ pub mod process;
 pub mod prometheus;
 pub mod promqltest;
 pub mod promtool;
+pub mod topology;

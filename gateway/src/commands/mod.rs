@@ -1,3 +1,5 @@
 //! One module per `panoptes` subcommand.
 
+pub mod demo;
+pub mod query;
 pub mod sidecar;

@@ -7,6 +7,7 @@ use super::compare::{
 };
 use super::parse::{Command, Eval, Load, Mode, Script, SeqValue, Window};
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use gateway::promql::{
     Engine, EngineError, InstantSample, QueryResult, Storage, StoreStorage, Value,
 };
@@ -382,13 +383,33 @@ impl FileReport {
     }
 }
 
+/// The series a script loaded: labels and (ms, value) samples.
+pub type LoadedSeries = Vec<(Labels, Vec<(i64, f64)>)>;
+
+/// Builds the storage the engine reads a script's data through: one in-memory store, or a
+/// whole topology of gRPC endpoints (the global-view test).
+pub trait StorageFactory: Sync {
+    fn storage<'a>(&'a self, series: &'a LoadedSeries) -> BoxFuture<'a, Arc<dyn Storage>>;
+}
+
+/// The engine's own view: every series in one in-memory store.
+pub struct SingleStore;
+
+impl StorageFactory for SingleStore {
+    fn storage<'a>(&'a self, series: &'a LoadedSeries) -> BoxFuture<'a, Arc<dyn Storage>> {
+        let store = MemoryStore::new(Labels::new(), series.iter().cloned());
+        let storage: Arc<dyn Storage> = Arc::new(StoreStorage::new(Arc::new(store)));
+        Box::pin(std::future::ready(storage))
+    }
+}
+
 /// The data loaded since the last `clear`, and a store over it built when an eval needs it.
 #[derive(Default)]
 struct Dataset {
-    series: Vec<(Labels, Vec<(i64, f64)>)>,
+    series: LoadedSeries,
     histograms: HistogramNames,
     start_timestamps: bool,
-    storage: Option<Arc<StoreStorage<MemoryStore>>>,
+    storage: Option<Arc<dyn Storage>>,
 }
 
 impl Dataset {
@@ -410,14 +431,13 @@ impl Dataset {
         self.storage = None;
     }
 
-    fn storage(&mut self) -> Arc<StoreStorage<MemoryStore>> {
-        let series = &self.series;
-        self.storage
-            .get_or_insert_with(|| {
-                let store = MemoryStore::new(Labels::new(), series.iter().cloned());
-                Arc::new(StoreStorage::new(Arc::new(store)))
-            })
-            .clone()
+    async fn storage(&mut self, factory: &dyn StorageFactory) -> Arc<dyn Storage> {
+        if let Some(storage) = &self.storage {
+            return storage.clone();
+        }
+        let storage = factory.storage(&self.series).await;
+        self.storage = Some(storage.clone());
+        storage
     }
 }
 
@@ -447,6 +467,7 @@ impl CallError {
 pub struct Runner<E> {
     engine: E,
     query_timeout: Duration,
+    factory: Box<dyn StorageFactory>,
 }
 
 impl<E: QueryEngine> Runner<E> {
@@ -454,7 +475,14 @@ impl<E: QueryEngine> Runner<E> {
         Self {
             engine,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
+            factory: Box::new(SingleStore),
         }
+    }
+
+    /// Reads scripts' data through storages `factory` builds.
+    pub fn with_storage(mut self, factory: impl StorageFactory + 'static) -> Self {
+        self.factory = Box::new(factory);
+        self
     }
 
     pub fn with_query_timeout(mut self, timeout: Duration) -> Self {
@@ -492,7 +520,7 @@ impl<E: QueryEngine> Runner<E> {
     }
 
     async fn outcome(&self, eval: &Eval, data: &mut Dataset) -> Outcome {
-        let storage = data.storage();
+        let storage = data.storage(self.factory.as_ref()).await;
         match self.run_eval(eval, storage.as_ref()).await {
             Ok(()) => Outcome::Passed,
             // The store cannot hold start timestamps: say so where they may be the cause.

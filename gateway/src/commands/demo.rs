@@ -1,0 +1,193 @@
+//! `panoptes demo`: the whole topology in one process on generated data. Two shards, each
+//! an HA pair whose replicas miss different windows, plus a long-term store holding older
+//! data, all served over real gRPC on loopback, and the gateway on 127.0.0.1:10902.
+
+use crate::cli::QueryArgs;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use store_api::memory::Sample;
+use store_api::server::RunningServer;
+use store_api::{Labels, MemoryStore};
+
+const STEP_MS: i64 = 15_000;
+const HOURS: i64 = 6;
+
+/// One generated series: labels and samples.
+type Series = (Labels, Vec<Sample>);
+
+/// Scraped data of one instance: a request counter with a reset, a memory gauge and a
+/// latency histogram.
+fn instance_series(instance: usize, start: i64, end: i64) -> Vec<Series> {
+    let name = format!("app-{instance}:8080");
+    let job = if instance.is_multiple_of(2) {
+        "api"
+    } else {
+        "checkout"
+    };
+    let labels = |metric: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("__name__", metric),
+            ("job", job),
+            ("instance", name.as_str()),
+        ];
+        pairs.extend_from_slice(extra);
+        Labels::from_pairs(pairs)
+    };
+    let times: Vec<i64> = (0..)
+        .map(|i| start + i * STEP_MS + (instance as i64 * 137) % 1000)
+        .take_while(|&t| t < end)
+        .collect();
+    let wave = |t: i64, period: f64| ((t as f64 / 1000.0 / period).sin() + 1.0) / 2.0;
+    let mut out = Vec::new();
+    for (code, share) in [("200", 0.97), ("500", 0.03)] {
+        let mut total = 0.0;
+        let samples = times
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                // A restart halfway through resets the counter.
+                if i == times.len() / 2 {
+                    total = 0.0;
+                }
+                total += (20.0 + 30.0 * wave(t, 1800.0)) * share * 15.0;
+                (t, total.round())
+            })
+            .collect();
+        out.push((labels("http_requests_total", &[("code", code)]), samples));
+    }
+    let memory = times
+        .iter()
+        .map(|&t| {
+            (
+                t,
+                (2.0e8 + 1.0e8 * wave(t + instance as i64 * 600_000, 3600.0)).round(),
+            )
+        })
+        .collect();
+    out.push((labels("process_resident_memory_bytes", &[]), memory));
+    let mut counts = [0.0f64; 5];
+    let bounds = ["0.05", "0.1", "0.25", "1", "+Inf"];
+    let mut buckets: Vec<Vec<Sample>> = vec![Vec::new(); bounds.len()];
+    for &t in &times {
+        let load = wave(t, 2400.0);
+        for (i, share) in [0.5, 0.75, 0.9, 0.99, 1.0].iter().enumerate() {
+            counts[i] += (40.0 * (share - 0.3 * load * (1.0 - share)))
+                .max(0.0)
+                .round();
+        }
+        for (i, count) in counts.iter().enumerate() {
+            buckets[i].push((t, *count));
+        }
+    }
+    for (le, samples) in bounds.iter().zip(buckets) {
+        out.push((
+            labels("http_request_duration_seconds_bucket", &[("le", le)]),
+            samples,
+        ));
+    }
+    out
+}
+
+/// Drops the samples in [from, to): a replica that was down for a while.
+fn with_gap(series: &[Series], from: i64, to: i64) -> Vec<Series> {
+    series
+        .iter()
+        .map(|(labels, samples)| {
+            let kept = samples
+                .iter()
+                .filter(|(t, _)| *t < from || *t >= to)
+                .copied()
+                .collect();
+            (labels.clone(), kept)
+        })
+        .collect()
+}
+
+fn only_range(series: &[Series], from: i64, to: i64) -> Vec<Series> {
+    with_gap(series, i64::MIN, from)
+        .into_iter()
+        .map(|(labels, samples)| {
+            (
+                labels,
+                samples.into_iter().filter(|(t, _)| *t < to).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Serves `store` on a loopback port until `servers` is dropped; returns its address.
+async fn serve(store: MemoryStore, servers: &mut Vec<RunningServer>) -> Result<String, String> {
+    let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = store_api::server::spawn(Arc::new(store), any_port)
+        .await
+        .map_err(|e| format!("cannot start a demo store: {e}"))?;
+    let addr = server.addr.to_string();
+    servers.push(server);
+    Ok(addr)
+}
+
+pub async fn run(http_address: std::net::SocketAddr) -> Result<(), String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let start = now - HOURS * 3_600_000;
+    let recent = now - 2 * 3_600_000;
+    let mut endpoints = Vec::new();
+    let mut servers = Vec::new();
+    let mut long_term = Vec::new();
+    for shard in 0..2 {
+        let data: Vec<Series> = (0..4)
+            .filter(|i| i % 2 == shard)
+            .flat_map(|i| instance_series(i, start, now))
+            .collect();
+        // Prometheus keeps the last 2 hours; older data lives in the long-term store.
+        long_term.extend(only_range(&data, start, recent));
+        let recent_data = only_range(&data, recent, now);
+        for (replica, gap) in [("a", 20), ("b", 70)] {
+            let gap_start = recent + gap * 60_000;
+            let external = Labels::from_pairs([
+                ("cluster", "demo"),
+                ("shard", &shard.to_string()),
+                ("replica", replica),
+            ]);
+            let store = MemoryStore::new(
+                external,
+                with_gap(&recent_data, gap_start, gap_start + 10 * 60_000),
+            );
+            endpoints.push(serve(store, &mut servers).await?);
+        }
+    }
+    let long_term_store = MemoryStore::new(Labels::from_pairs([("cluster", "demo")]), long_term);
+    endpoints.push(serve(long_term_store, &mut servers).await?);
+
+    println!("Panoptes demo: 2 shards x 2 replicas (replica label `replica`, each missing a");
+    println!("different 10-minute window) and a long-term store, {HOURS} hours of data.");
+    println!("Stores (gRPC StoreAPI): {}", endpoints.join(", "));
+    println!();
+    println!("Open http://{http_address}/api/v1/stores or point Grafana at http://{http_address}");
+    println!("Try:");
+    for query in [
+        "sum by (job) (rate(http_requests_total[5m]))",
+        "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+        "max_over_time(process_resident_memory_bytes[1h])",
+    ] {
+        println!("  curl -s 'http://{http_address}/api/v1/query' --data-urlencode 'query={query}'");
+    }
+    let args = QueryArgs {
+        http_address,
+        endpoints,
+        sd_files: Vec::new(),
+        replica_labels: vec!["replica".into()],
+        dedup_func: "counter-aware".into(),
+        partial_response: true,
+        response_timeout: std::time::Duration::from_secs(30),
+        unhealthy_timeout: std::time::Duration::from_secs(300),
+        query_timeout: std::time::Duration::from_secs(120),
+        max_samples: 50_000_000,
+        lookback_delta: std::time::Duration::from_secs(300),
+    };
+    let result = super::query::run(args).await;
+    drop(servers);
+    result
+}

@@ -1,0 +1,138 @@
+//! The endpoint set: every discovered StoreAPI endpoint with its last Info, polled every few
+//! seconds. An endpoint whose Info fails is not queried; one that stays unhealthy longer than
+//! the unhealthy timeout (or is no longer discovered) leaves the set.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+use store_api::{Store, StoreClient, StoreInfo};
+
+/// One endpoint and what we last learned about it.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub address: String,
+    pub client: StoreClient,
+    state: RwLock<EndpointState>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EndpointState {
+    pub info: Option<StoreInfo>,
+    pub last_check: Option<SystemTime>,
+    pub last_error: Option<String>,
+    /// When Info last succeeded (monotonic), to expire endpoints that stay unhealthy.
+    pub last_success: Option<Instant>,
+}
+
+impl EndpointState {
+    pub fn healthy(&self) -> bool {
+        self.info.is_some() && self.last_error.is_none()
+    }
+}
+
+impl Endpoint {
+    pub fn new(address: &str) -> Result<Self, store_api::StoreError> {
+        Ok(Self {
+            address: address.to_string(),
+            client: StoreClient::new(address)?,
+            state: RwLock::new(EndpointState::default()),
+        })
+    }
+
+    pub fn state(&self) -> EndpointState {
+        self.state.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Calls Info with a timeout and records the outcome.
+    pub async fn check(&self, timeout: Duration) {
+        let outcome = match tokio::time::timeout(timeout, self.client.info()).await {
+            Ok(Ok(info)) => Ok(info),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err(format!("Info did not answer within {timeout:?}")),
+        };
+        if let Ok(mut state) = self.state.write() {
+            state.last_check = Some(SystemTime::now());
+            match outcome {
+                Ok(info) => {
+                    state.info = Some(info);
+                    state.last_error = None;
+                    state.last_success = Some(Instant::now());
+                }
+                Err(err) => {
+                    tracing::warn!(endpoint = %self.address, error = %err, "endpoint unhealthy");
+                    state.last_error = Some(err);
+                }
+            }
+        }
+    }
+
+    /// Answered Info within the last `window`.
+    fn answered_within(&self, window: Duration) -> bool {
+        self.state()
+            .last_success
+            .is_some_and(|t| t.elapsed() <= window)
+    }
+}
+
+/// The endpoints currently known, by address.
+#[derive(Debug, Default)]
+pub struct EndpointSet {
+    endpoints: RwLock<BTreeMap<String, Arc<Endpoint>>>,
+}
+
+impl EndpointSet {
+    /// Makes the set follow `addresses`: new ones are added. Discovered endpoints stay (an
+    /// unhealthy one is not queried, and shows in /api/v1/stores with its error); one no
+    /// longer discovered stays while it answered Info within `unhealthy_timeout`, so that a
+    /// DNS blip does not drop a store.
+    pub fn update(&self, addresses: &[String], unhealthy_timeout: Duration) {
+        let Ok(mut endpoints) = self.endpoints.write() else {
+            return;
+        };
+        for address in addresses {
+            if !endpoints.contains_key(address) {
+                match Endpoint::new(address) {
+                    Ok(endpoint) => {
+                        tracing::info!(endpoint = %address, "endpoint added");
+                        endpoints.insert(address.clone(), Arc::new(endpoint));
+                    }
+                    Err(err) => tracing::error!(endpoint = %address, error = %err, "bad endpoint"),
+                }
+            }
+        }
+        endpoints.retain(|address, endpoint| {
+            let keep = addresses.contains(address) || endpoint.answered_within(unhealthy_timeout);
+            if !keep {
+                tracing::info!(endpoint = %address, "endpoint removed");
+            }
+            keep
+        });
+    }
+
+    pub fn all(&self) -> Vec<Arc<Endpoint>> {
+        self.endpoints
+            .read()
+            .map(|e| e.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Polls Info of every endpoint concurrently.
+    pub async fn check_all(&self, timeout: Duration) {
+        let endpoints = self.all();
+        futures_util::future::join_all(endpoints.iter().map(|e| e.check(timeout))).await;
+    }
+
+    /// The healthy endpoints with their Info.
+    pub fn healthy(&self) -> Vec<(Arc<Endpoint>, StoreInfo)> {
+        self.all()
+            .into_iter()
+            .filter_map(|e| {
+                let state = e.state();
+                match (state.healthy(), state.info) {
+                    (true, Some(info)) => Some((e, info)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}

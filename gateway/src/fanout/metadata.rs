@@ -1,0 +1,195 @@
+//! Label names, label values and series (labels only) over the fan-out: the same endpoint
+//! selection and partial-response rules as queries, answers merged and replica labels
+//! removed.
+
+use super::merge::{MergeEvent, MergeOptions, Merger};
+use super::selection::selected;
+use super::storage::FanoutStorage;
+use store_api::{
+    LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, Matcher, PartialResponse,
+    SeriesRequest, Store,
+};
+
+/// Answers of a metadata call: values plus partial-response warnings.
+#[derive(Debug, Default, PartialEq)]
+pub struct Answer<T> {
+    pub data: T,
+    pub warnings: Vec<String>,
+}
+
+impl FanoutStorage {
+    fn endpoints_for(
+        &self,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Vec<(std::sync::Arc<super::endpoints::Endpoint>, bool)> {
+        self.fanout()
+            .endpoints
+            .healthy()
+            .into_iter()
+            .filter(|(e, info)| {
+                selected(
+                    info,
+                    &e.address,
+                    start,
+                    end,
+                    matchers,
+                    &self.options().store_matchers,
+                )
+            })
+            .map(|(e, info)| (e, info.supports_without_replica_labels))
+            .collect()
+    }
+
+    /// Calls every selected endpoint with `call`, unions the answers without `exclude`.
+    async fn union<F, Fut>(
+        &self,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+        limit: usize,
+        exclude: &[String],
+        call: F,
+    ) -> Result<Answer<Vec<String>>, String>
+    where
+        F: Fn(store_api::StoreClient) -> Fut,
+        Fut: std::future::Future<Output = Result<LabelsResponse, store_api::StoreError>>,
+    {
+        let endpoints = self.endpoints_for(start, end, matchers);
+        let timeout = self.fanout().config.response_timeout;
+        let calls = endpoints.iter().map(|(endpoint, _)| {
+            let client = endpoint.client.clone();
+            let call = call(client);
+            async move {
+                match tokio::time::timeout(timeout, call).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {timeout:?}")),
+                }
+            }
+        });
+        let results = futures_util::future::join_all(calls).await;
+        let mut values = Vec::new();
+        let mut warnings = Vec::new();
+        for ((endpoint, _), result) in endpoints.iter().zip(results) {
+            match result {
+                Ok(answer) => {
+                    values.extend(answer.values);
+                    warnings.extend(answer.warnings);
+                }
+                Err(err) => {
+                    let message = format!("endpoint {}: {err}", endpoint.address);
+                    if self.partial_response() == PartialResponse::Abort {
+                        return Err(message);
+                    }
+                    warnings.push(message);
+                }
+            }
+        }
+        let mut values: Vec<String> = values
+            .into_iter()
+            .filter(|v| !exclude.contains(v))
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        if limit > 0 {
+            values.truncate(limit);
+        }
+        Ok(Answer {
+            data: values,
+            warnings,
+        })
+    }
+
+    pub async fn label_names(
+        &self,
+        start: i64,
+        end: i64,
+        matchers: Vec<Matcher>,
+        limit: usize,
+    ) -> Result<Answer<Vec<String>>, String> {
+        let request = LabelNamesRequest {
+            start,
+            end,
+            matchers: matchers.clone(),
+            without_replica_labels: self.replica_labels(),
+            limit,
+            partial_response: self.partial_response(),
+        };
+        let replica_labels = self.replica_labels();
+        self.union(start, end, &matchers, limit, &replica_labels, |client| {
+            let request = request.clone();
+            async move { client.label_names(request).await }
+        })
+        .await
+    }
+
+    pub async fn label_values(
+        &self,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: Vec<Matcher>,
+        limit: usize,
+    ) -> Result<Answer<Vec<String>>, String> {
+        if self.replica_labels().iter().any(|r| r == name) {
+            return Ok(Answer::default());
+        }
+        let request = LabelValuesRequest {
+            label: name.to_string(),
+            start,
+            end,
+            matchers: matchers.clone(),
+            without_replica_labels: self.replica_labels(),
+            limit,
+            partial_response: self.partial_response(),
+        };
+        self.union(start, end, &matchers, limit, &[], |client| {
+            let request = request.clone();
+            async move { client.label_values(request).await }
+        })
+        .await
+    }
+
+    /// The label sets of the series matching `matchers` (skip_chunks), merged and
+    /// de-duplicated, at most `limit` (0: all).
+    pub async fn series_labels(
+        &self,
+        start: i64,
+        end: i64,
+        matchers: Vec<Matcher>,
+        limit: usize,
+    ) -> Result<Answer<Vec<Labels>>, String> {
+        let endpoints = self.endpoints_for(start, end, &matchers);
+        let options = MergeOptions {
+            request: SeriesRequest {
+                min_time: start,
+                max_time: end,
+                matchers,
+                skip_chunks: true,
+                limit,
+                partial_response: self.partial_response(),
+                ..Default::default()
+            },
+            replica_labels: self.replica_labels(),
+            response_timeout: self.fanout().config.response_timeout,
+        };
+        let mut answer = Answer::default();
+        if endpoints.is_empty() {
+            return Ok(answer);
+        }
+        let mut merger = Merger::start(endpoints, &options);
+        while let Some(event) = merger.next().await {
+            match event? {
+                MergeEvent::Warning(w) => answer.warnings.push(w),
+                MergeEvent::Series(series) => {
+                    answer.data.push(series.labels);
+                    if limit > 0 && answer.data.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(answer)
+    }
+}

@@ -1,0 +1,412 @@
+//! The API v1 routes and handlers.
+
+use super::AppState;
+use super::envelope::{ApiData, ApiError, ApiResult, ErrorType, respond};
+use super::json;
+use super::params::{MAX_TIME, MIN_TIME, Params, parse_duration};
+use crate::fanout::{FanoutStorage, QueryOptions};
+use crate::promql::{Engine, EngineOptions};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use axum::routing::get;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use store_api::Matcher;
+
+type Shared = State<Arc<AppState>>;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/query", get(query).post(query))
+        .route("/api/v1/query_range", get(query_range).post(query_range))
+        .route("/api/v1/labels", get(labels).post(labels))
+        .route("/api/v1/label/{name}/values", get(label_values))
+        .route("/api/v1/series", get(series).post(series))
+        .route("/api/v1/stores", get(stores))
+        .route("/api/v1/status/buildinfo", get(buildinfo))
+        .route("/-/healthy", get(|| async { "Panoptes is Healthy.\n" }))
+        .route("/-/ready", get(|| async { "Panoptes is Ready.\n" }))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Reads parameters from the URL and form body.
+fn params(
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Option<String>,
+    body: &Bytes,
+) -> Result<Params, ApiError> {
+    Params::from_request(method, headers, query.as_deref(), body)
+}
+
+/// Per-request fan-out options: Thanos' `dedup`, `partial_response`, `replicaLabels[]`,
+/// `storeMatch[]`.
+fn query_options(p: &Params) -> Result<QueryOptions, ApiError> {
+    let replica_labels: Vec<String> = p
+        .get_all("replicaLabels[]")
+        .into_iter()
+        .map(String::from)
+        .collect();
+    Ok(QueryOptions {
+        dedup: p.bool("dedup")?,
+        replica_labels: (!replica_labels.is_empty()).then_some(replica_labels),
+        partial_response: p.bool("partial_response")?,
+        store_matchers: p
+            .get_all("storeMatch[]")
+            .into_iter()
+            .map(|s| selector_matchers(s).map_err(|e| ApiError::bad_param("storeMatch[]", e)))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// The engine for one request: `timeout` and `lookback_delta` may narrow the defaults.
+fn engine_for(state: &AppState, p: &Params) -> Result<Engine, ApiError> {
+    let mut options: EngineOptions = state.engine.options().clone();
+    if let Some(t) = p.get("timeout").filter(|t| !t.is_empty()) {
+        let ms = parse_duration(t).map_err(|e| ApiError::bad_param("timeout", e))?;
+        options.timeout = options.timeout.min(Duration::from_millis(ms.max(0) as u64));
+    }
+    if let Some(l) = p.get("lookback_delta").filter(|l| !l.is_empty()) {
+        let ms = parse_duration(l).map_err(|e| ApiError::bad_param("lookback_delta", e))?;
+        if ms > 0 {
+            options.lookback_delta_ms = ms;
+        }
+    }
+    Ok(Engine::new(options))
+}
+
+/// `{a="b", ...}` or `metric{...}` into matchers.
+pub fn selector_matchers(text: &str) -> Result<Vec<Matcher>, String> {
+    let expr = promql_parser::parser::parse(text)?;
+    match expr {
+        promql_parser::parser::Expr::VectorSelector(vs) => {
+            let mut matchers = Vec::new();
+            if let Some(name) = vs.name {
+                matchers.push(Matcher::equal(store_api::labels::METRIC_NAME, name));
+            }
+            for m in vs.matchers.matchers {
+                use promql_parser::label::MatchOp as Op;
+                let op = match m.op {
+                    Op::Equal => store_api::MatchOp::Equal,
+                    Op::NotEqual => store_api::MatchOp::NotEqual,
+                    Op::Re(_) => store_api::MatchOp::Regex,
+                    Op::NotRe(_) => store_api::MatchOp::NotRegex,
+                };
+                matchers.push(Matcher::new(op, m.name, m.value).map_err(|e| e.to_string())?);
+            }
+            if matchers.iter().all(|m| m.matches_empty()) {
+                return Err("match[] must contain at least one non-empty matcher".into());
+            }
+            Ok(matchers)
+        }
+        _ => Err(format!("{text:?} is not a series selector")),
+    }
+}
+
+fn match_params(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    p.get_all("match[]")
+        .into_iter()
+        .map(|s| selector_matchers(s).map_err(ApiError::bad_data))
+        .collect()
+}
+
+fn limit(p: &Params) -> Result<usize, ApiError> {
+    match p.get("limit") {
+        None | Some("") => Ok(0),
+        Some(l) => l.parse::<usize>().map_err(|_| {
+            ApiError::bad_param("limit", format!("cannot parse {l:?} to a positive integer"))
+        }),
+    }
+}
+
+async fn query(
+    State(state): Shared,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond(run_query(&state, params(&method, &headers, &q, &body)).await)
+}
+
+async fn run_query(state: &AppState, p: Result<Params, ApiError>) -> ApiResult {
+    let p = p?;
+    let query = p.get("query").unwrap_or("");
+    let time = p.time_or("time", now_ms())?;
+    let engine = engine_for(state, &p)?;
+    let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
+    let result = engine.instant_query(&storage, query, time).await?;
+    Ok(ApiData {
+        json: json::query_data(&result.value),
+        warnings: result.warnings,
+        infos: result.infos,
+    })
+}
+
+async fn query_range(
+    State(state): Shared,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond(run_query_range(&state, params(&method, &headers, &q, &body)).await)
+}
+
+async fn run_query_range(state: &AppState, p: Result<Params, ApiError>) -> ApiResult {
+    let p = p?;
+    let start = p.time("start")?;
+    let end = p.time("end")?;
+    if end < start {
+        return Err(ApiError::bad_param(
+            "end",
+            "end timestamp must not be before start time",
+        ));
+    }
+    let step =
+        parse_duration(p.get("step").unwrap_or("")).map_err(|e| ApiError::bad_param("step", e))?;
+    if step <= 0 {
+        return Err(ApiError::bad_param(
+            "step",
+            "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end - start) / step > 11_000 {
+        return Err(ApiError::bad_data(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let query = p.get("query").unwrap_or("");
+    let engine = engine_for(state, &p)?;
+    let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
+    let result = engine
+        .range_query(&storage, query, start, end, step)
+        .await?;
+    Ok(ApiData {
+        json: json::query_data(&result.value),
+        warnings: result.warnings,
+        infos: result.infos,
+    })
+}
+
+async fn labels(
+    State(state): Shared,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond(run_labels(&state, params(&method, &headers, &q, &body), None).await)
+}
+
+async fn label_values(
+    State(state): Shared,
+    Path(name): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    let name = match unescape_label_name(&name) {
+        Ok(name) => name,
+        Err(e) => return respond(Err(e)),
+    };
+    respond(run_labels(&state, params(&method, &headers, &q, &body), Some(name)).await)
+}
+
+/// Label names (name = None) or the values of one label, for the union of `match[]`.
+async fn run_labels(
+    state: &AppState,
+    p: Result<Params, ApiError>,
+    name: Option<String>,
+) -> ApiResult {
+    let p = p?;
+    let start = p.time_or("start", MIN_TIME)?;
+    let end = p.time_or("end", MAX_TIME)?;
+    let limit = limit(&p)?;
+    let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
+    let mut selectors = match_params(&p)?;
+    if selectors.is_empty() {
+        selectors.push(Vec::new());
+    }
+    let mut values = Vec::new();
+    let mut warnings = Vec::new();
+    for matchers in selectors {
+        let answer = match &name {
+            None => storage.label_names(start, end, matchers, limit).await,
+            Some(name) => {
+                storage
+                    .label_values(name, start, end, matchers, limit)
+                    .await
+            }
+        }
+        .map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
+        values.extend(answer.data);
+        warnings.extend(answer.warnings);
+    }
+    values.sort_unstable();
+    values.dedup();
+    if limit > 0 && values.len() > limit {
+        values.truncate(limit);
+        warnings.push("results truncated due to limit".into());
+    }
+    Ok(ApiData {
+        json: json::string_array(&values),
+        warnings,
+        infos: Vec::new(),
+    })
+}
+
+/// Grafana sends names that are not legacy-valid as `U__` + escapes (`_2e_` for `.`, `__`
+/// for `_`).
+fn unescape_label_name(name: &str) -> Result<String, ApiError> {
+    let Some(escaped) = name.strip_prefix("U__") else {
+        return Ok(name.to_string());
+    };
+    let mut out = String::new();
+    let mut rest = escaped;
+    while let Some(i) = rest.find('_') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(after) = rest.strip_prefix('_') {
+            out.push('_');
+            rest = after;
+            continue;
+        }
+        let end = rest
+            .find('_')
+            .ok_or_else(|| ApiError::bad_data(format!("invalid escaped label name {name:?}")))?;
+        let code = u32::from_str_radix(&rest[..end], 16)
+            .ok()
+            .and_then(char::from_u32)
+            .ok_or_else(|| ApiError::bad_data(format!("invalid escaped label name {name:?}")))?;
+        out.push(code);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+async fn series(
+    State(state): Shared,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond(run_series(&state, params(&method, &headers, &q, &body)).await)
+}
+
+async fn run_series(state: &AppState, p: Result<Params, ApiError>) -> ApiResult {
+    let p = p?;
+    let selectors = match_params(&p)?;
+    if selectors.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let start = p.time_or("start", MIN_TIME)?;
+    let end = p.time_or("end", MAX_TIME)?;
+    let limit = limit(&p)?;
+    let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
+    let mut all = Vec::new();
+    let mut warnings = Vec::new();
+    for matchers in selectors {
+        let answer = storage
+            .series_labels(start, end, matchers, limit)
+            .await
+            .map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
+        all.extend(answer.data);
+        warnings.extend(answer.warnings);
+    }
+    all.sort();
+    all.dedup();
+    if limit > 0 && all.len() > limit {
+        all.truncate(limit);
+        warnings.push("results truncated due to limit".into());
+    }
+    let mut out = String::from("[");
+    for (i, labels) in all.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::push_labels(&mut out, labels);
+    }
+    out.push(']');
+    Ok(ApiData {
+        json: out,
+        warnings,
+        infos: Vec::new(),
+    })
+}
+
+/// Thanos' `/api/v1/stores`: endpoints by component type with labels, range, health.
+async fn stores(State(state): Shared) -> Response {
+    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for endpoint in state.fanout.endpoints.all() {
+        let s = endpoint.state();
+        let mut o = String::from("{\"name\":");
+        json::push_str(&mut o, &endpoint.address);
+        o.push_str(",\"lastCheck\":");
+        match s.last_check.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
+            Some(d) => json::push_str(
+                &mut o,
+                &crate::promql::functions::format::rfc3339(d.as_secs() as i64),
+            ),
+            None => o.push_str("null"),
+        }
+        o.push_str(",\"lastError\":");
+        match &s.last_error {
+            Some(e) => json::push_str(&mut o, e),
+            None => o.push_str("null"),
+        }
+        let (component, label_sets, min, max) = match &s.info {
+            Some(i) => (
+                i.component.as_str(),
+                i.label_sets.clone(),
+                i.min_time,
+                i.max_time,
+            ),
+            None => ("unknown", Vec::new(), 0, 0),
+        };
+        o.push_str(",\"labelSets\":[");
+        for (i, set) in label_sets.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            json::push_labels(&mut o, set);
+        }
+        o.push_str(&format!(
+            "],\"minTime\":{min},\"maxTime\":{max},\"healthy\":{}}}",
+            s.healthy()
+        ));
+        groups.entry(component.to_string()).or_default().push(o);
+    }
+    let mut out = String::from("{");
+    for (i, (component, entries)) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::push_str(&mut out, component);
+        out.push_str(":[");
+        out.push_str(&entries.join(","));
+        out.push(']');
+    }
+    out.push('}');
+    respond(Ok(ApiData::new(out)))
+}
+
+async fn buildinfo() -> Response {
+    let json = format!(
+        "{{\"version\":\"{}\",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    respond(Ok(ApiData::new(json)))
+}

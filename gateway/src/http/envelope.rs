@@ -1,0 +1,149 @@
+//! The one place that writes Prometheus' response envelope
+//! `{status, data, errorType, error, warnings, infos}` and maps errors to HTTP status codes.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Prometheus' error types, each with its HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorType {
+    BadData,
+    Execution,
+    Timeout,
+    Canceled,
+    Internal,
+    Unavailable,
+    NotFound,
+}
+
+impl ErrorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::BadData => "bad_data",
+            ErrorType::Execution => "execution",
+            ErrorType::Timeout => "timeout",
+            ErrorType::Canceled => "canceled",
+            ErrorType::Internal => "internal",
+            ErrorType::Unavailable => "unavailable",
+            ErrorType::NotFound => "not_found",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorType::BadData => StatusCode::BAD_REQUEST,
+            ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorType::Timeout | ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            // Prometheus' "client closed connection".
+            ErrorType::Canceled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorType::NotFound => StatusCode::NOT_FOUND,
+        }
+    }
+}
+
+/// An API error: its type and Prometheus-worded message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub kind: ErrorType,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_data(message: impl Into<String>) -> Self {
+        Self::new(ErrorType::BadData, message)
+    }
+
+    /// `invalid parameter "name": reason`, as Prometheus words parameter errors.
+    pub fn bad_param(name: &str, reason: impl std::fmt::Display) -> Self {
+        Self::bad_data(format!("invalid parameter {name:?}: {reason}"))
+    }
+}
+
+impl From<crate::promql::EngineError> for ApiError {
+    fn from(err: crate::promql::EngineError) -> Self {
+        use crate::promql::EngineError as E;
+        let kind = match &err {
+            E::Parse(_) | E::BadData(_) => ErrorType::BadData,
+            E::Execution(_) | E::Limit(_) => ErrorType::Execution,
+            E::Timeout(_) => ErrorType::Timeout,
+            E::Canceled(_) => ErrorType::Canceled,
+            E::Storage(_) => ErrorType::Unavailable,
+        };
+        Self::new(kind, err.to_string())
+    }
+}
+
+/// A successful answer: `data` already encoded as JSON, plus annotations.
+#[derive(Debug, Default)]
+pub struct ApiData {
+    pub json: String,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl ApiData {
+    pub fn new(json: String) -> Self {
+        Self {
+            json,
+            ..Default::default()
+        }
+    }
+}
+
+pub type ApiResult = Result<ApiData, ApiError>;
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn push_strings(out: &mut String, key: &str, values: &[String]) {
+    if values.is_empty() {
+        return;
+    }
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":[");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        super::json::push_str(out, v);
+    }
+    out.push(']');
+}
+
+/// Wraps a handler's result in the envelope.
+pub fn respond(result: ApiResult) -> Response {
+    match result {
+        Ok(data) => {
+            let mut body = String::with_capacity(data.json.len() + 64);
+            body.push_str("{\"status\":\"success\",\"data\":");
+            body.push_str(&data.json);
+            push_strings(&mut body, "warnings", &data.warnings);
+            push_strings(&mut body, "infos", &data.infos);
+            body.push('}');
+            json_response(StatusCode::OK, body)
+        }
+        Err(err) => {
+            let mut body = String::from("{\"status\":\"error\",\"errorType\":\"");
+            body.push_str(err.kind.as_str());
+            body.push_str("\",\"error\":");
+            super::json::push_str(&mut body, &err.message);
+            body.push('}');
+            json_response(err.kind.status(), body)
+        }
+    }
+}

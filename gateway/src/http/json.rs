@@ -1,0 +1,166 @@
+//! Writing Prometheus' JSON by hand: results can be large, and their number formats are
+//! specific (timestamps as seconds with millisecond decimals, values as Go-formatted
+//! strings).
+
+use crate::promql::functions::format::go_f;
+use crate::promql::{InstantSample, RangeSeries, Value};
+use store_api::Labels;
+
+/// A JSON string literal.
+pub fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Milliseconds as a JSON number of seconds: `1435781451.781`, `4`, `-0.5`.
+pub fn push_timestamp(out: &mut String, ms: i64) {
+    if ms < 0 {
+        out.push('-');
+    }
+    let abs = ms.unsigned_abs();
+    out.push_str(&(abs / 1000).to_string());
+    let frac = abs % 1000;
+    if frac != 0 {
+        let digits = format!("{frac:03}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+}
+
+/// A sample value as Prometheus writes it: a string, `"+Inf"`, `"NaN"`, Go's 'f' format.
+pub fn push_value(out: &mut String, v: f64) {
+    out.push('"');
+    out.push_str(&go_f(v));
+    out.push('"');
+}
+
+pub fn push_labels(out: &mut String, labels: &Labels) {
+    out.push('{');
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(out, &label.name);
+        out.push(':');
+        push_str(out, &label.value);
+    }
+    out.push('}');
+}
+
+fn push_point(out: &mut String, t: i64, v: f64) {
+    out.push('[');
+    push_timestamp(out, t);
+    out.push(',');
+    push_value(out, v);
+    out.push(']');
+}
+
+fn push_vector(out: &mut String, samples: &[InstantSample]) {
+    out.push('[');
+    for (i, s) in samples.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"metric\":");
+        push_labels(out, &s.labels);
+        out.push_str(",\"value\":");
+        push_point(out, s.t, s.v);
+        out.push('}');
+    }
+    out.push(']');
+}
+
+fn push_matrix(out: &mut String, series: &[RangeSeries]) {
+    out.push('[');
+    for (i, s) in series.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"metric\":");
+        push_labels(out, &s.labels);
+        out.push_str(",\"values\":[");
+        for (j, &(t, v)) in s.points.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            push_point(out, t, v);
+        }
+        out.push_str("]}");
+    }
+    out.push(']');
+}
+
+/// `{"resultType": ..., "result": ...}`.
+pub fn query_data(value: &Value) -> String {
+    let mut out = String::from("{\"resultType\":\"");
+    out.push_str(value.type_name());
+    out.push_str("\",\"result\":");
+    match value {
+        Value::Scalar { t, v } => push_point(&mut out, *t, *v),
+        Value::String { t, s } => {
+            out.push('[');
+            push_timestamp(&mut out, *t);
+            out.push(',');
+            push_str(&mut out, s);
+            out.push(']');
+        }
+        Value::Vector(samples) => push_vector(&mut out, samples),
+        Value::Matrix(series) => push_matrix(&mut out, series),
+    }
+    out.push('}');
+    out
+}
+
+/// A JSON array of strings.
+pub fn string_array(values: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(&mut out, v);
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_and_values_as_prometheus() {
+        let mut s = String::new();
+        push_timestamp(&mut s, 1_435_781_451_781);
+        s.push(' ');
+        push_timestamp(&mut s, 4000);
+        s.push(' ');
+        push_timestamp(&mut s, -500);
+        s.push(' ');
+        push_timestamp(&mut s, 1_500);
+        assert_eq!(s, "1435781451.781 4 -0.5 1.5");
+        let mut v = String::new();
+        push_value(&mut v, f64::INFINITY);
+        push_value(&mut v, 1e6);
+        push_value(&mut v, 0.1);
+        assert_eq!(v, "\"+Inf\"\"1000000\"\"0.1\"");
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut s = String::new();
+        push_str(&mut s, "a\"b\\c\n\u{1}");
+        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+}

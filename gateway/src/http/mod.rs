@@ -1,0 +1,42 @@
+//! The HTTP face of the gateway (axum): Prometheus' API v1 as Grafana uses it, Thanos'
+//! extras, health endpoints. Handlers return values; `envelope` writes the JSON envelope.
+
+mod api;
+pub mod envelope;
+pub mod json;
+pub mod params;
+
+use crate::fanout::Fanout;
+use crate::promql::Engine;
+use axum::Router;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub engine: Engine,
+    pub fanout: Arc<Fanout>,
+    pub started: SystemTime,
+    /// The command line, for `status/flags`.
+    pub flags: Vec<(String, String)>,
+}
+
+/// Largest request body accepted (a form-encoded query).
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    api::routes()
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves the router on a bound listener until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
