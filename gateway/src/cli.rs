@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// The gateway: PromQL and Prometheus' HTTP API over StoreAPI endpoints.
-    Query(QueryArgs),
+    Query(Box<QueryArgs>),
     /// Serve the StoreAPI over a Prometheus server (remote read).
     Sidecar(SidecarArgs),
     /// The whole topology in one process on generated data, for a first look.
@@ -42,6 +42,15 @@ pub struct QueryArgs {
     #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
     pub http_address: SocketAddr,
 
+    /// Serve the gateway itself as a StoreAPI endpoint here (for upper-tier gateways).
+    #[arg(long = "grpc-address")]
+    pub grpc_address: Option<SocketAddr>,
+
+    /// An external label of this gateway, `name=value` (repeatable): attached to series it
+    /// serves over StoreAPI and /federate where they lack it.
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+
     /// A StoreAPI endpoint: `host:port`, `dns+host:port` or `dnssrv+_grpc._tcp.name`
     /// (repeatable).
     #[arg(long = "endpoint")]
@@ -51,6 +60,12 @@ pub struct QueryArgs {
     /// (repeatable).
     #[arg(long = "endpoint.sd-file")]
     pub sd_files: Vec<std::path::PathBuf>,
+
+    /// Advanced: resolve `dns+`/`dnssrv+` endpoints by asking only this DNS server
+    /// (`ip:port`, UDP then TCP; no search domains, no /etc/hosts) instead of the system
+    /// resolver (/etc/resolv.conf).
+    #[arg(long = "endpoint.dns-server", value_name = "IP:PORT")]
+    pub dns_server: Option<SocketAddr>,
 
     /// A label that tells replicas apart; series equal but for it are de-duplicated
     /// (repeatable).
@@ -103,10 +118,24 @@ pub struct SidecarArgs {
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Query(args) => crate::commands::query::run(args).await,
+        Command::Query(args) => crate::commands::query::run(*args).await,
         Command::Sidecar(args) => crate::commands::sidecar::run(args).await,
         Command::Demo(args) => crate::commands::demo::run(args.http_address).await,
     }
+}
+
+/// `name=value`, as Thanos' `--label` (the value may be quoted).
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("not a label: {text:?} (expected name=value)"))?;
+    let value = value.trim_matches('"');
+    if name.is_empty() || value.is_empty() {
+        return Err(format!(
+            "not a label: {text:?} (name and value must not be empty)"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// Durations as Prometheus writes them: `1h30m`, `5m`, `10s`, `250ms`, `1d`, `1w`, `1y`.

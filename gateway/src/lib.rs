@@ -4,6 +4,7 @@
 pub mod cli;
 mod commands;
 pub mod fanout;
+pub mod grpc;
 pub mod http;
 pub mod promql;
 pub mod telemetry;

@@ -176,8 +176,11 @@ pub async fn run(http_address: std::net::SocketAddr) -> Result<(), String> {
     }
     let args = QueryArgs {
         http_address,
+        grpc_address: None,
+        labels: Vec::new(),
         endpoints,
         sd_files: Vec::new(),
+        dns_server: None,
         replica_labels: vec!["replica".into()],
         dedup_func: "counter-aware".into(),
         partial_response: true,

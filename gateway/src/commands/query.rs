@@ -2,12 +2,14 @@
 
 use crate::cli::QueryArgs;
 use crate::fanout::dedup::DedupAlgorithm;
-use crate::fanout::discovery::Discovery;
+use crate::fanout::discovery::{Discovery, DiscoveryError, HickoryResolver, parse_spec};
 use crate::fanout::{Fanout, FanoutConfig};
+use crate::grpc::GatewayStore;
 use crate::http::{self, AppState};
 use crate::promql::{Engine, EngineOptions};
 use std::sync::Arc;
 use std::time::SystemTime;
+use store_api::Labels;
 
 /// Builds the fan-out and engine the flags describe.
 pub fn build(args: &QueryArgs) -> Result<(Arc<Fanout>, Engine), String> {
@@ -15,7 +17,7 @@ pub fn build(args: &QueryArgs) -> Result<(Arc<Fanout>, Engine), String> {
         .dedup_func
         .parse()
         .map_err(|e| format!("--deduplication.func: {e}"))?;
-    let discovery = Discovery::new(&args.endpoints, &args.sd_files).map_err(|e| e.to_string())?;
+    let discovery = discovery(args).map_err(|e| e.to_string())?;
     let config = FanoutConfig {
         replica_labels: args.replica_labels.clone(),
         dedup,
@@ -33,10 +35,37 @@ pub fn build(args: &QueryArgs) -> Result<(Arc<Fanout>, Engine), String> {
     Ok((Fanout::new(config, discovery), engine))
 }
 
+/// `--endpoint` and `--endpoint.sd-file`; DNS specs go to `--endpoint.dns-server` when it is
+/// given, else to the system resolver.
+fn discovery(args: &QueryArgs) -> Result<Discovery, DiscoveryError> {
+    let Some(server) = args.dns_server else {
+        return Discovery::new(&args.endpoints, &args.sd_files);
+    };
+    let specs = args
+        .endpoints
+        .iter()
+        .map(|s| parse_spec(s))
+        .collect::<Result<_, _>>()?;
+    let resolver = HickoryResolver::with_nameserver(server)?;
+    Ok(Discovery::from_specs(specs, args.sd_files.clone())?.with_resolver(Arc::new(resolver)))
+}
+
 pub async fn run(args: QueryArgs) -> Result<(), String> {
     let (fanout, engine) = build(&args)?;
     fanout.refresh().await;
     fanout.spawn_refresh();
+    let external_labels = Labels::from_pairs(args.labels.clone());
+    let _grpc = match args.grpc_address {
+        Some(addr) => {
+            let store = Arc::new(GatewayStore::new(fanout.clone(), external_labels.clone()));
+            let server = store_api::server::spawn(store, addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            tracing::info!(grpc = %server.addr, "gateway serving StoreAPI");
+            Some(server)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.http_address)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http_address))?;
@@ -44,6 +73,7 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
     let state = Arc::new(AppState {
         engine,
         fanout,
+        external_labels,
         started: SystemTime::now(),
         flags: vec![],
     });

@@ -18,7 +18,14 @@ const CHANNEL_FRAMES: usize = 16;
 #[derive(Debug)]
 pub struct MergedSeries {
     pub labels: Labels,
-    pub parts: Vec<SeriesData>,
+    pub parts: Vec<Part>,
+}
+
+/// What one endpoint sent of a merged series.
+#[derive(Debug)]
+pub struct Part {
+    pub endpoint: Arc<str>,
+    pub series: SeriesData,
 }
 
 #[derive(Debug)]
@@ -52,7 +59,7 @@ pub struct Merger {
 }
 
 struct EndpointStream {
-    address: String,
+    address: Arc<str>,
     receiver: mpsc::Receiver<Frame>,
     head: Option<SeriesData>,
     done: bool,
@@ -65,7 +72,7 @@ impl Merger {
             .into_iter()
             .map(|(endpoint, supports_without)| {
                 let (sender, receiver) = mpsc::channel(CHANNEL_FRAMES);
-                let address = endpoint.address.clone();
+                let address: Arc<str> = Arc::from(endpoint.address.as_str());
                 tokio::spawn(read_endpoint(
                     endpoint,
                     supports_without,
@@ -113,7 +120,10 @@ impl Merger {
                 .is_some_and(|h| h.labels == min)
             {
                 if let Some(head) = self.streams[i].head.take() {
-                    parts.push(head);
+                    parts.push(Part {
+                        endpoint: self.streams[i].address.clone(),
+                        series: head,
+                    });
                 }
                 if let Err(err) = self.fill(i).await {
                     return Some(Err(err));

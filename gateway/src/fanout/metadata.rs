@@ -2,7 +2,7 @@
 //! selection and partial-response rules as queries, answers merged and replica labels
 //! removed.
 
-use super::merge::{MergeEvent, MergeOptions, Merger};
+use super::merge::MergeEvent;
 use super::selection::selected;
 use super::storage::FanoutStorage;
 use store_api::{
@@ -23,7 +23,7 @@ impl FanoutStorage {
         start: i64,
         end: i64,
         matchers: &[Matcher],
-    ) -> Vec<(std::sync::Arc<super::endpoints::Endpoint>, bool)> {
+    ) -> Vec<std::sync::Arc<super::endpoints::Endpoint>> {
         self.fanout()
             .endpoints
             .healthy()
@@ -38,7 +38,7 @@ impl FanoutStorage {
                     &self.options().store_matchers,
                 )
             })
-            .map(|(e, info)| (e, info.supports_without_replica_labels))
+            .map(|(e, _)| e)
             .collect()
     }
 
@@ -58,7 +58,7 @@ impl FanoutStorage {
     {
         let endpoints = self.endpoints_for(start, end, matchers);
         let timeout = self.fanout().config.response_timeout;
-        let calls = endpoints.iter().map(|(endpoint, _)| {
+        let calls = endpoints.iter().map(|endpoint| {
             let client = endpoint.client.clone();
             let call = call(client);
             async move {
@@ -71,7 +71,7 @@ impl FanoutStorage {
         let results = futures_util::future::join_all(calls).await;
         let mut values = Vec::new();
         let mut warnings = Vec::new();
-        for ((endpoint, _), result) in endpoints.iter().zip(results) {
+        for (endpoint, result) in endpoints.iter().zip(results) {
             match result {
                 Ok(answer) => {
                     values.extend(answer.values);
@@ -160,25 +160,15 @@ impl FanoutStorage {
         matchers: Vec<Matcher>,
         limit: usize,
     ) -> Result<Answer<Vec<Labels>>, String> {
-        let endpoints = self.endpoints_for(start, end, &matchers);
-        let options = MergeOptions {
-            request: SeriesRequest {
-                min_time: start,
-                max_time: end,
-                matchers,
-                skip_chunks: true,
-                limit,
-                partial_response: self.partial_response(),
-                ..Default::default()
-            },
-            replica_labels: self.replica_labels(),
-            response_timeout: self.fanout().config.response_timeout,
-        };
-        let mut answer = Answer::default();
-        if endpoints.is_empty() {
-            return Ok(answer);
-        }
-        let mut merger = Merger::start(endpoints, &options);
+        let mut merger = self.merge(SeriesRequest {
+            min_time: start,
+            max_time: end,
+            matchers,
+            skip_chunks: true,
+            limit,
+            ..Default::default()
+        });
+        let mut answer: Answer<Vec<Labels>> = Answer::default();
         while let Some(event) = merger.next().await {
             match event? {
                 MergeEvent::Warning(w) => answer.warnings.push(w),

@@ -3,6 +3,7 @@
 //! concurrently and merged in label order (`merge`), and replicas de-duplicated (`dedup`).
 //! `storage` is what the PromQL engine reads through.
 
+pub mod decode;
 pub mod dedup;
 pub mod discovery;
 pub mod endpoints;

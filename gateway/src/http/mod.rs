@@ -3,6 +3,7 @@
 
 mod api;
 pub mod envelope;
+mod federate;
 pub mod json;
 pub mod params;
 
@@ -16,6 +17,8 @@ use std::time::SystemTime;
 pub struct AppState {
     pub engine: Engine,
     pub fanout: Arc<Fanout>,
+    /// This gateway's external labels (`--label`), for /federate.
+    pub external_labels: store_api::Labels,
     pub started: SystemTime,
     /// The command line, for `status/flags`.
     pub flags: Vec<(String, String)>,
@@ -26,7 +29,10 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 
 pub fn router(state: Arc<AppState>) -> Router {
     api::routes()
+        .route("/federate", axum::routing::get(federate::federate))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // gzip when the client asks (Grafana and Prometheus do), streamed bodies included.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

@@ -32,6 +32,16 @@ impl Params {
         Ok(Self { pairs })
     }
 
+    /// Parameters of the URL only.
+    pub fn from_query(query: Option<&str>) -> Result<Self, ApiError> {
+        Ok(Self {
+            pairs: query
+                .map(|q| decode(q.as_bytes()))
+                .transpose()?
+                .unwrap_or_default(),
+        })
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()

@@ -1,0 +1,82 @@
+//! From a merged series to samples: each endpoint's chunks decoded and trimmed, replicas
+//! de-duplicated. A part whose chunks cannot be decoded is dropped with a warning naming
+//! its endpoint (partial response) or fails the request (abort).
+
+use super::dedup::{DedupAlgorithm, Replica, SeriesHint};
+use super::merge::MergedSeries;
+use store_api::PartialResponse;
+use store_api::chunk::{ChunkEncoding, decode_into};
+use store_api::labels::METRIC_NAME;
+
+/// Samples of one series, columnar.
+#[derive(Debug, Default)]
+pub struct Samples {
+    pub timestamps: Vec<i64>,
+    pub values: Vec<f64>,
+}
+
+/// Decodes, trims to [min, max] and de-duplicates `series`. Warnings for dropped parts are
+/// appended to `warnings`; with the abort strategy the first bad part is the error.
+pub fn samples(
+    series: &MergedSeries,
+    min: i64,
+    max: i64,
+    dedup: DedupAlgorithm,
+    strategy: PartialResponse,
+    warnings: &mut Vec<String>,
+) -> Result<Samples, String> {
+    let mut decoded: Vec<Samples> = Vec::with_capacity(series.parts.len());
+    for part in &series.parts {
+        let mut samples = Samples::default();
+        let mut failed = None;
+        for chunk in &part.series.chunks {
+            if chunk.encoding != ChunkEncoding::Xor {
+                continue;
+            }
+            if let Err(err) = decode_into(&chunk.data, &mut samples.timestamps, &mut samples.values)
+            {
+                failed = Some(err);
+                break;
+            }
+        }
+        if let Some(err) = failed {
+            let message = format!(
+                "endpoint {}: series {}: bad chunk: {err}",
+                part.endpoint, series.labels
+            );
+            match strategy {
+                PartialResponse::Abort => return Err(message),
+                PartialResponse::Warn => {
+                    warnings.push(message);
+                    continue;
+                }
+            }
+        }
+        trim(&mut samples, min, max);
+        decoded.push(samples);
+    }
+    if decoded.len() <= 1 {
+        return Ok(decoded.pop().unwrap_or_default());
+    }
+    let replicas: Vec<Replica<'_>> = decoded
+        .iter()
+        .map(|s| Replica {
+            timestamps: &s.timestamps,
+            values: &s.values,
+        })
+        .collect();
+    let hint = SeriesHint::from_metric_name(series.labels.get(METRIC_NAME).unwrap_or(""));
+    let mut out = Samples::default();
+    dedup.merge(&replicas, hint, &mut out.timestamps, &mut out.values);
+    Ok(out)
+}
+
+/// Chunks may reach outside the requested range; keep [min, max].
+fn trim(samples: &mut Samples, min: i64, max: i64) {
+    let start = samples.timestamps.partition_point(|&t| t < min);
+    let end = samples.timestamps.partition_point(|&t| t <= max);
+    samples.timestamps.truncate(end);
+    samples.values.truncate(end);
+    samples.timestamps.drain(..start);
+    samples.values.drain(..start);
+}

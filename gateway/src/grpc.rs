@@ -1,0 +1,208 @@
+//! The gateway as a StoreAPI endpoint, so gateways stack into tiers (cluster → region →
+//! global): Series merged and de-duplicated over the fan-out, with this gateway's external
+//! labels attached; Info with the union of its endpoints' time ranges and label sets.
+//!
+//! Replicas are de-duplicated here and their labels removed, so an upper tier configured
+//! with the same replica labels sees each series once and has nothing left to merge wrongly
+//! (Thanos #1927).
+
+use crate::fanout::merge::MergeEvent;
+use crate::fanout::{Fanout, FanoutStorage, QueryOptions, decode};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream;
+use std::sync::Arc;
+use store_api::chunk::{ChunkEncoding, SAMPLES_PER_CHUNK, XorEncoder};
+use store_api::{
+    Component, LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, PartialResponse,
+    RawChunk, SeriesData, SeriesFrame, SeriesRequest, SeriesStream, Store, StoreError, StoreInfo,
+};
+
+/// Past this many chunk bytes a Series answer that must be re-sorted (see `series`) fails.
+const MAX_SORTED_ANSWER_BYTES: usize = 1 << 30;
+
+pub struct GatewayStore {
+    fanout: Arc<Fanout>,
+    external_labels: Labels,
+}
+
+impl GatewayStore {
+    pub fn new(fanout: Arc<Fanout>, external_labels: Labels) -> Self {
+        Self {
+            fanout,
+            external_labels,
+        }
+    }
+
+    /// The fan-out for one request: the upper tier's replica labels apply in addition to
+    /// ours (they are removed either way).
+    fn storage(&self, extra_replica_labels: &[String], strategy: PartialResponse) -> FanoutStorage {
+        let mut replica_labels = self.fanout.config.replica_labels.clone();
+        replica_labels.extend(extra_replica_labels.iter().cloned());
+        replica_labels.sort();
+        replica_labels.dedup();
+        FanoutStorage::new(
+            self.fanout.clone(),
+            QueryOptions {
+                replica_labels: Some(replica_labels),
+                partial_response: Some(strategy == PartialResponse::Warn),
+                ..QueryOptions::default()
+            },
+        )
+    }
+}
+
+/// Re-encodes de-duplicated samples into chunks of Prometheus' size.
+fn encode(timestamps: &[i64], values: &[f64]) -> Vec<RawChunk> {
+    timestamps
+        .chunks(SAMPLES_PER_CHUNK)
+        .zip(values.chunks(SAMPLES_PER_CHUNK))
+        .map(|(ts, vs)| {
+            let mut encoder = XorEncoder::new();
+            for (t, v) in ts.iter().zip(vs) {
+                encoder.append(*t, *v);
+            }
+            RawChunk {
+                min_time: ts[0],
+                max_time: ts[ts.len() - 1],
+                encoding: ChunkEncoding::Xor,
+                data: Bytes::from(encoder.into_bytes()),
+            }
+        })
+        .collect()
+}
+
+impl Store for GatewayStore {
+    async fn info(&self) -> Result<StoreInfo, StoreError> {
+        let healthy = self.fanout.endpoints.healthy();
+        let mut label_sets: Vec<Labels> = Vec::new();
+        let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
+        for (_, info) in &healthy {
+            min_time = min_time.min(info.min_time);
+            max_time = max_time.max(info.max_time);
+            for set in &info.label_sets {
+                let mut set = set.clone();
+                set.retain(|l| !self.fanout.config.replica_labels.contains(&l.name));
+                set.merge_missing(&self.external_labels);
+                label_sets.push(set);
+            }
+        }
+        if label_sets.is_empty() && !self.external_labels.is_empty() {
+            label_sets.push(self.external_labels.clone());
+        }
+        label_sets.sort();
+        label_sets.dedup();
+        Ok(StoreInfo {
+            component: Component::Query,
+            label_sets,
+            min_time,
+            max_time,
+            supports_without_replica_labels: true,
+        })
+    }
+
+    async fn series(&self, request: SeriesRequest) -> Result<SeriesStream, StoreError> {
+        let strategy = request.partial_response;
+        let storage = self.storage(&request.without_replica_labels, strategy);
+        let mut merger = storage.merge(SeriesRequest {
+            limit: 0,
+            ..request.clone()
+        });
+        let mut frames = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(event) = merger.next().await {
+            match event.map_err(StoreError::Unavailable)? {
+                MergeEvent::Warning(w) => frames.push(SeriesFrame::Warning(w)),
+                MergeEvent::Series(merged) => {
+                    let mut warnings = Vec::new();
+                    let chunks = if request.skip_chunks {
+                        Vec::new()
+                    } else if merged.parts.len() == 1 {
+                        merged.parts[0].series.chunks.clone()
+                    } else {
+                        let samples = decode::samples(
+                            &merged,
+                            request.min_time,
+                            request.max_time,
+                            self.fanout.config.dedup,
+                            strategy,
+                            &mut warnings,
+                        )
+                        .map_err(StoreError::Unavailable)?;
+                        encode(&samples.timestamps, &samples.values)
+                    };
+                    frames.extend(warnings.into_iter().map(SeriesFrame::Warning));
+                    bytes += chunks.iter().map(|c| c.data.len()).sum::<usize>();
+                    if bytes > MAX_SORTED_ANSWER_BYTES {
+                        return Err(StoreError::LimitExceeded(format!(
+                            "answer exceeds {MAX_SORTED_ANSWER_BYTES} bytes of chunks"
+                        )));
+                    }
+                    let mut labels = merged.labels;
+                    labels.merge_missing(&self.external_labels);
+                    frames.push(SeriesFrame::Series(SeriesData { labels, chunks }));
+                }
+            }
+        }
+        // Adding our external labels can reorder series: sort by the labels we send.
+        frames.sort_by(|a, b| match (a, b) {
+            (SeriesFrame::Series(a), SeriesFrame::Series(b)) => a.labels.cmp(&b.labels),
+            (SeriesFrame::Warning(_), SeriesFrame::Series(_)) => std::cmp::Ordering::Less,
+            (SeriesFrame::Series(_), SeriesFrame::Warning(_)) => std::cmp::Ordering::Greater,
+            _ => std::cmp::Ordering::Equal,
+        });
+        if request.limit > 0 {
+            let mut series = 0;
+            frames.retain(|f| match f {
+                SeriesFrame::Series(_) => {
+                    series += 1;
+                    series <= request.limit
+                }
+                SeriesFrame::Warning(_) => true,
+            });
+        }
+        Ok(stream::iter(frames.into_iter().map(Ok)).boxed())
+    }
+
+    async fn label_names(&self, request: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
+        let storage = self.storage(&request.without_replica_labels, request.partial_response);
+        let answer = storage
+            .label_names(request.start, request.end, request.matchers, 0)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        let mut names = answer.data;
+        names.extend(
+            self.external_labels
+                .iter()
+                .filter(|l| !request.without_replica_labels.contains(&l.name))
+                .map(|l| l.name.clone()),
+        );
+        let mut response = LabelsResponse::from_unsorted(names, request.limit);
+        response.warnings = answer.warnings;
+        Ok(response)
+    }
+
+    async fn label_values(
+        &self,
+        request: LabelValuesRequest,
+    ) -> Result<LabelsResponse, StoreError> {
+        let storage = self.storage(&request.without_replica_labels, request.partial_response);
+        let answer = storage
+            .label_values(
+                &request.label,
+                request.start,
+                request.end,
+                request.matchers,
+                0,
+            )
+            .await
+            .map_err(StoreError::Unavailable)?;
+        let mut values = answer.data;
+        if let Some(value) = self.external_labels.get(&request.label) {
+            values.push(value.to_string());
+        }
+        let mut response = LabelsResponse::from_unsorted(values, request.limit);
+        response.warnings = answer.warnings;
+        Ok(response)
+    }
+}

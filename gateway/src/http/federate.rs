@@ -1,0 +1,222 @@
+//! `/federate`, as an upper-tier Prometheus scrapes it: for every series matching any
+//! `match[]`, its newest sample within the lookback window, in the text exposition format
+//! 0.0.4 with explicit timestamps. Streamed: series are written as the merge yields them, so
+//! memory stays flat however many series match. No `match[]` answers 200 with an empty body,
+//! as Prometheus does.
+
+use super::AppState;
+use super::api::selector_matchers;
+use super::envelope::{ApiError, respond};
+use super::params::Params;
+use crate::fanout::merge::{MergeEvent, MergedSeries, Merger};
+use crate::fanout::{FanoutStorage, QueryOptions, decode};
+use crate::promql::functions::format::go_g;
+use crate::promql::value::is_stale_nan;
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use store_api::labels::METRIC_NAME;
+use store_api::{Labels, SeriesRequest};
+use tokio::sync::mpsc;
+
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let params = match Params::from_query(query.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return respond(Err(e)),
+    };
+    let selectors: Result<Vec<_>, ApiError> = params
+        .get_all("match[]")
+        .into_iter()
+        .map(|s| selector_matchers(s).map_err(ApiError::bad_data))
+        .collect();
+    let selectors = match selectors {
+        Ok(s) => s,
+        Err(e) => return respond(Err(e)),
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let lookback = state.engine.options().lookback_delta_ms;
+    let storage = FanoutStorage::new(state.fanout.clone(), QueryOptions::default());
+    let mergers: Vec<Merger> = selectors
+        .into_iter()
+        .map(|matchers| {
+            storage.merge(SeriesRequest {
+                min_time: now - lookback + 1,
+                max_time: now,
+                matchers,
+                ..Default::default()
+            })
+        })
+        .collect();
+    let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let writer = Writer {
+        external: state.external_labels.clone(),
+        dedup: state.fanout.config.dedup,
+        strategy: storage.partial_response(),
+        min: now - lookback + 1,
+        max: now,
+        family: None,
+        buffer: String::new(),
+    };
+    tokio::spawn(writer.run(mergers, sender));
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    response
+}
+
+/// Writes series in label order (so each family is contiguous, families by name).
+struct Writer {
+    external: Labels,
+    dedup: crate::fanout::dedup::DedupAlgorithm,
+    strategy: store_api::PartialResponse,
+    min: i64,
+    max: i64,
+    family: Option<String>,
+    buffer: String,
+}
+
+/// Flush to the client past this many buffered bytes.
+const FLUSH_BYTES: usize = 64 << 10;
+
+impl Writer {
+    async fn run(
+        mut self,
+        mut mergers: Vec<Merger>,
+        sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    ) {
+        let mut heads: Vec<Option<MergedSeries>> = Vec::with_capacity(mergers.len());
+        for merger in &mut mergers {
+            heads.push(next_series(merger).await);
+        }
+        // The union of the selectors: the smallest head, once even if several match.
+        while let Some(min) = heads.iter().flatten().map(|s| s.labels.clone()).min() {
+            let mut chosen = None;
+            for (i, head) in heads.iter_mut().enumerate() {
+                if head.as_ref().is_some_and(|s| s.labels == min) {
+                    chosen = head.take();
+                    *head = next_series(&mut mergers[i]).await;
+                }
+            }
+            if let Some(series) = chosen {
+                self.write(&series);
+            }
+            if self.buffer.len() > FLUSH_BYTES && !self.flush(&sender).await {
+                return;
+            }
+        }
+        self.flush(&sender).await;
+    }
+
+    async fn flush(&mut self, sender: &mpsc::Sender<Result<Bytes, std::io::Error>>) -> bool {
+        let chunk = std::mem::take(&mut self.buffer);
+        chunk.is_empty() || sender.send(Ok(Bytes::from(chunk))).await.is_ok()
+    }
+
+    fn write(&mut self, series: &MergedSeries) {
+        let mut warnings = Vec::new();
+        let Ok(samples) = decode::samples(
+            series,
+            self.min,
+            self.max,
+            self.dedup,
+            self.strategy,
+            &mut warnings,
+        ) else {
+            return;
+        };
+        let (Some(&t), Some(&v)) = (samples.timestamps.last(), samples.values.last()) else {
+            return;
+        };
+        if is_stale_nan(v) {
+            return;
+        }
+        let name = series.labels.get(METRIC_NAME).unwrap_or("");
+        if self.family.as_deref() != Some(name) {
+            self.buffer.push_str(&format!("# TYPE {name} untyped\n"));
+            self.family = Some(name.to_string());
+        }
+        let mut labels = series.labels.clone();
+        labels.remove(METRIC_NAME);
+        labels.merge_missing(&self.external);
+        // Federated data without an instance says so (`instance=""`), so that an
+        // honor_labels scraper does not stamp the federation target's instance on it.
+        let no_instance = labels.get("instance").is_none();
+        self.buffer.push_str(name);
+        write_labels(&mut self.buffer, &labels, no_instance);
+        self.buffer.push(' ');
+        self.buffer.push_str(&format_value(v));
+        self.buffer.push(' ');
+        self.buffer.push_str(&t.to_string());
+        self.buffer.push('\n');
+    }
+}
+
+async fn next_series(merger: &mut Merger) -> Option<MergedSeries> {
+    loop {
+        match merger.next().await? {
+            Ok(MergeEvent::Series(series)) => return Some(series),
+            Ok(MergeEvent::Warning(warning)) => tracing::warn!(%warning, "federate: partial data"),
+            Err(error) => {
+                tracing::warn!(%error, "federate: endpoint failed");
+                return None;
+            }
+        }
+    }
+}
+
+/// `{a="1",b="2"}` with the text format's escapes (`\\`, `\"`, `\n`); `empty_instance`
+/// adds `instance=""` in its sorted place.
+fn write_labels(out: &mut String, labels: &Labels, empty_instance: bool) {
+    let mut pairs: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .collect();
+    if empty_instance {
+        pairs.push(("instance", ""));
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    if pairs.is_empty() {
+        return;
+    }
+    out.push('{');
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push('}');
+}
+
+/// The text format's float: Go's shortest 'g' formatting, `+Inf`, `-Inf`, `NaN`.
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        go_g(v, None)
+    }
+}
