@@ -50,6 +50,48 @@ fn discovery(args: &QueryArgs) -> Result<Discovery, DiscoveryError> {
     Ok(Discovery::from_specs(specs, args.sd_files.clone())?.with_resolver(Arc::new(resolver)))
 }
 
+/// The effective flags, for `/api/v1/status/flags`.
+fn flags(args: &QueryArgs) -> Vec<(String, String)> {
+    let join = |values: &[String]| values.join(",");
+    let labels: Vec<String> = args
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let files: Vec<String> = args
+        .sd_files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    [
+        ("http-address", args.http_address.to_string()),
+        (
+            "grpc-address",
+            args.grpc_address.map(|a| a.to_string()).unwrap_or_default(),
+        ),
+        ("label", join(&labels)),
+        ("endpoint", join(&args.endpoints)),
+        ("endpoint.sd-file", join(&files)),
+        ("query.replica-label", join(&args.replica_labels)),
+        ("deduplication.func", args.dedup_func.clone()),
+        ("query.partial-response", args.partial_response.to_string()),
+        (
+            "store.response-timeout",
+            format!("{:?}", args.response_timeout),
+        ),
+        (
+            "store.unhealthy-timeout",
+            format!("{:?}", args.unhealthy_timeout),
+        ),
+        ("query.timeout", format!("{:?}", args.query_timeout)),
+        ("query.max-samples", args.max_samples.to_string()),
+        ("query.lookback-delta", format!("{:?}", args.lookback_delta)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 pub async fn run(args: QueryArgs) -> Result<(), String> {
     let (fanout, engine) = build(&args)?;
     fanout.refresh().await;
@@ -75,7 +117,7 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         fanout,
         external_labels,
         started: SystemTime::now(),
-        flags: vec![],
+        flags: flags(&args),
     });
     http::serve(listener, state, super::sidecar::shutdown_signal())
         .await

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::envelope::{ApiData, ApiError, ApiResult, ErrorType, respond};
 use super::json;
-use super::params::{MAX_TIME, MIN_TIME, Params, parse_duration};
+use super::params::{LimitedBody, MAX_TIME, MIN_TIME, Params, parse_duration};
 use crate::fanout::{FanoutStorage, QueryOptions};
 use crate::promql::{Engine, EngineOptions};
 use axum::Router;
@@ -27,6 +27,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/series", get(series).post(series))
         .route("/api/v1/stores", get(stores))
         .route("/api/v1/status/buildinfo", get(buildinfo))
+        .route("/api/v1/status/flags", get(flags))
+        .route("/api/v1/status/runtimeinfo", get(runtimeinfo))
+        .route("/api/v1/metadata", get(metadata))
+        .route("/api/v1/query_exemplars", get(exemplars).post(exemplars))
+        .route("/api/v1/rules", get(rules))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/format_query", get(format_query).post(format_query))
+        .route("/api/v1/parse_query", get(parse_query).post(parse_query))
         .route("/-/healthy", get(|| async { "Panoptes is Healthy.\n" }))
         .route("/-/ready", get(|| async { "Panoptes is Ready.\n" }))
 }
@@ -133,7 +141,7 @@ async fn query(
     method: Method,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     respond(run_query(&state, params(&method, &headers, &q, &body)).await)
 }
@@ -157,7 +165,7 @@ async fn query_range(
     method: Method,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     respond(run_query_range(&state, params(&method, &headers, &q, &body)).await)
 }
@@ -203,7 +211,7 @@ async fn labels(
     method: Method,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     respond(run_labels(&state, params(&method, &headers, &q, &body), None).await)
 }
@@ -214,7 +222,7 @@ async fn label_values(
     method: Method,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     let name = match unescape_label_name(&name) {
         Ok(name) => name,
@@ -301,7 +309,7 @@ async fn series(
     method: Method,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    LimitedBody(body): LimitedBody,
 ) -> Response {
     respond(run_series(&state, params(&method, &headers, &q, &body)).await)
 }
@@ -401,6 +409,104 @@ async fn stores(State(state): Shared) -> Response {
     }
     out.push('}');
     respond(Ok(ApiData::new(out)))
+}
+
+/// The flags the gateway runs with, as `{"name": "value"}`.
+async fn flags(State(state): Shared) -> Response {
+    let mut out = String::from("{");
+    for (i, (name, value)) in state.flags.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::push_str(&mut out, name);
+        out.push(':');
+        json::push_str(&mut out, value);
+    }
+    out.push('}');
+    respond(Ok(ApiData::new(out)))
+}
+
+async fn runtimeinfo(State(state): Shared) -> Response {
+    let started = state
+        .started
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let mut out = String::from("{\"startTime\":");
+    json::push_str(
+        &mut out,
+        &crate::promql::functions::format::rfc3339(started),
+    );
+    out.push_str(",\"CWD\":");
+    json::push_str(&mut out, &cwd);
+    out.push_str(&format!(
+        ",\"reloadConfigSuccess\":true,\"lastConfigTime\":\"0001-01-01T00:00:00Z\",\"corruptionCount\":0,\"goroutineCount\":0,\"GOMAXPROCS\":{},\"GOMEMLIMIT\":0,\"GOGC\":\"\",\"GODEBUG\":\"\",\"storageRetention\":\"\"}}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    ));
+    respond(Ok(ApiData::new(out)))
+}
+
+/// Metric metadata: the endpoints do not offer the metadata service, so an empty map.
+async fn metadata() -> Response {
+    respond(Ok(ApiData::new("{}".into())))
+}
+
+/// Exemplars are not stored: an empty list, as Grafana's probe expects (`status: success`).
+async fn exemplars(
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    LimitedBody(body): LimitedBody,
+) -> Response {
+    respond(params(&method, &headers, &q, &body).map(|_| ApiData::new("[]".into())))
+}
+
+/// No rules are evaluated here: empty groups.
+async fn rules() -> Response {
+    respond(Ok(ApiData::new("{\"groups\":[]}".into())))
+}
+
+async fn alerts() -> Response {
+    respond(Ok(ApiData::new("{\"alerts\":[]}".into())))
+}
+
+fn parsed(p: &Params) -> Result<promql_parser::parser::Expr, ApiError> {
+    let query = p.get("query").unwrap_or("");
+    promql_parser::parser::parse(query).map_err(ApiError::bad_data)
+}
+
+async fn format_query(
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    LimitedBody(body): LimitedBody,
+) -> Response {
+    let result = params(&method, &headers, &q, &body).and_then(|p| {
+        let expr = parsed(&p)?;
+        let mut out = String::new();
+        json::push_str(&mut out, &expr.prettify());
+        Ok(ApiData::new(out))
+    });
+    respond(result)
+}
+
+/// The query's syntax tree as JSON, in the shape of Prometheus' UI.
+async fn parse_query(
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    LimitedBody(body): LimitedBody,
+) -> Response {
+    let result = params(&method, &headers, &q, &body).and_then(|p| {
+        let expr = parsed(&p)?;
+        serde_json::to_string(&expr)
+            .map(ApiData::new)
+            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))
+    });
+    respond(result)
 }
 
 async fn buildinfo() -> Response {

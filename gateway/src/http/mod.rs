@@ -30,7 +30,6 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 pub fn router(state: Arc<AppState>) -> Router {
     api::routes()
         .route("/federate", axum::routing::get(federate::federate))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         // gzip when the client asks (Grafana and Prometheus do), streamed bodies included.
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)

@@ -5,6 +5,26 @@ use super::envelope::ApiError;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, header};
 
+/// A request body read up to `MAX_BODY_BYTES`; a larger one is refused in Prometheus' error
+/// shape (not axum's plain-text 413).
+pub struct LimitedBody(pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for LimitedBody {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
+        axum::body::to_bytes(request.into_body(), super::MAX_BODY_BYTES)
+            .await
+            .map(LimitedBody)
+            .map_err(|_| {
+                super::envelope::respond(Err(ApiError::bad_data(format!(
+                    "request body larger than {} bytes",
+                    super::MAX_BODY_BYTES
+                ))))
+            })
+    }
+}
+
 /// All `name=value` pairs of a request, URL first, then the form body.
 #[derive(Clone, Debug, Default)]
 pub struct Params {
