@@ -119,3 +119,46 @@ impl QueryContext {
         self.samples.fetch_sub(n, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancel_and_deadline_fail_the_next_check() {
+        let ctx = QueryContext::new(Arc::new(EngineOptions::default()), 0, 0, None);
+        assert!(ctx.check("query execution").is_ok());
+        ctx.cancel();
+        assert_eq!(
+            ctx.check("query execution"),
+            Err(EngineError::Canceled("query execution".into()))
+        );
+        let expired = QueryContext::new(
+            Arc::new(EngineOptions {
+                timeout: std::time::Duration::ZERO,
+                ..EngineOptions::default()
+            }),
+            0,
+            0,
+            None,
+        );
+        assert!(matches!(expired.check("x"), Err(EngineError::Timeout(_))));
+    }
+
+    #[test]
+    fn samples_are_accounted_and_released() {
+        let ctx = QueryContext::new(
+            Arc::new(EngineOptions {
+                max_samples: 10,
+                ..EngineOptions::default()
+            }),
+            0,
+            0,
+            None,
+        );
+        assert!(ctx.hold_samples(10).is_ok());
+        assert!(matches!(ctx.hold_samples(1), Err(EngineError::Limit(_))));
+        ctx.release_samples(11);
+        assert!(ctx.hold_samples(5).is_ok());
+    }
+}
