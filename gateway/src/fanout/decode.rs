@@ -4,6 +4,7 @@
 
 use super::dedup::{DedupAlgorithm, Replica, SeriesHint};
 use super::merge::MergedSeries;
+use crate::promql::storage::trim_to_range;
 use store_api::PartialResponse;
 use store_api::chunk::{ChunkEncoding, decode_into};
 use store_api::labels::METRIC_NAME;
@@ -52,7 +53,7 @@ pub fn samples(
                 }
             }
         }
-        trim(&mut samples, min, max);
+        trim_to_range(&mut samples.timestamps, &mut samples.values, min, max);
         decoded.push(samples);
     }
     if decoded.len() <= 1 {
@@ -69,14 +70,4 @@ pub fn samples(
     let mut out = Samples::default();
     dedup.merge(&replicas, hint, &mut out.timestamps, &mut out.values);
     Ok(out)
-}
-
-/// Chunks may reach outside the requested range; keep [min, max].
-fn trim(samples: &mut Samples, min: i64, max: i64) {
-    let start = samples.timestamps.partition_point(|&t| t < min);
-    let end = samples.timestamps.partition_point(|&t| t <= max);
-    samples.timestamps.truncate(end);
-    samples.values.truncate(end);
-    samples.timestamps.drain(..start);
-    samples.values.drain(..start);
 }

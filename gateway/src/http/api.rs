@@ -3,13 +3,11 @@
 use super::AppState;
 use super::envelope::{ApiData, ApiError, ApiResult, ErrorType, respond};
 use super::json;
-use super::params::{LimitedBody, MAX_TIME, MIN_TIME, Params, parse_duration};
+use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
 use crate::fanout::{FanoutStorage, QueryOptions};
 use crate::promql::{Engine, EngineOptions};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use std::sync::Arc;
@@ -44,16 +42,6 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// Reads parameters from the URL and form body.
-fn params(
-    method: &Method,
-    headers: &HeaderMap,
-    query: &Option<String>,
-    body: &Bytes,
-) -> Result<Params, ApiError> {
-    Params::from_request(method, headers, query.as_deref(), body)
 }
 
 /// Per-request fan-out options: Thanos' `dedup`, `partial_response`, `replicaLabels[]`,
@@ -136,18 +124,11 @@ fn limit(p: &Params) -> Result<usize, ApiError> {
     }
 }
 
-async fn query(
-    State(state): Shared,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    LimitedBody(body): LimitedBody,
-) -> Response {
-    respond(run_query(&state, params(&method, &headers, &q, &body)).await)
+async fn query(State(state): Shared, ApiParams(p): ApiParams) -> Response {
+    respond(run_query(&state, p).await)
 }
 
-async fn run_query(state: &AppState, p: Result<Params, ApiError>) -> ApiResult {
-    let p = p?;
+async fn run_query(state: &AppState, p: Params) -> ApiResult {
     let query = p.get("query").unwrap_or("");
     let time = p.time_or("time", now_ms())?;
     let engine = engine_for(state, &p)?;
@@ -160,18 +141,11 @@ async fn run_query(state: &AppState, p: Result<Params, ApiError>) -> ApiResult {
     })
 }
 
-async fn query_range(
-    State(state): Shared,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    LimitedBody(body): LimitedBody,
-) -> Response {
-    respond(run_query_range(&state, params(&method, &headers, &q, &body)).await)
+async fn query_range(State(state): Shared, ApiParams(p): ApiParams) -> Response {
+    respond(run_query_range(&state, p).await)
 }
 
-async fn run_query_range(state: &AppState, p: Result<Params, ApiError>) -> ApiResult {
-    let p = p?;
+async fn run_query_range(state: &AppState, p: Params) -> ApiResult {
     let start = p.time("start")?;
     let end = p.time("end")?;
     if end < start {
@@ -206,38 +180,24 @@ async fn run_query_range(state: &AppState, p: Result<Params, ApiError>) -> ApiRe
     })
 }
 
-async fn labels(
-    State(state): Shared,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    LimitedBody(body): LimitedBody,
-) -> Response {
-    respond(run_labels(&state, params(&method, &headers, &q, &body), None).await)
+async fn labels(State(state): Shared, ApiParams(p): ApiParams) -> Response {
+    respond(run_labels(&state, p, None).await)
 }
 
 async fn label_values(
     State(state): Shared,
     Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    LimitedBody(body): LimitedBody,
+    ApiParams(p): ApiParams,
 ) -> Response {
-    let name = match unescape_label_name(&name) {
-        Ok(name) => name,
-        Err(e) => return respond(Err(e)),
+    let result = match unescape_label_name(&name) {
+        Ok(name) => run_labels(&state, p, Some(name)).await,
+        Err(e) => Err(e),
     };
-    respond(run_labels(&state, params(&method, &headers, &q, &body), Some(name)).await)
+    respond(result)
 }
 
 /// Label names (name = None) or the values of one label, for the union of `match[]`.
-async fn run_labels(
-    state: &AppState,
-    p: Result<Params, ApiError>,
-    name: Option<String>,
-) -> ApiResult {
-    let p = p?;
+async fn run_labels(state: &AppState, p: Params, name: Option<String>) -> ApiResult {
     let start = p.time_or("start", MIN_TIME)?;
     let end = p.time_or("end", MAX_TIME)?;
     let limit = limit(&p)?;
@@ -304,18 +264,11 @@ fn unescape_label_name(name: &str) -> Result<String, ApiError> {
     Ok(out)
 }
 
-async fn series(
-    State(state): Shared,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    LimitedBody(body): LimitedBody,
-) -> Response {
-    respond(run_series(&state, params(&method, &headers, &q, &body)).await)
+async fn series(State(state): Shared, ApiParams(p): ApiParams) -> Response {
+    respond(run_series(&state, p).await)
 }
 
-async fn run_series(state: &AppState, p: Result<Params, ApiError>) -> ApiResult {
-    let p = p?;
+async fn run_series(state: &AppState, p: Params) -> ApiResult {
     let selectors = match_params(&p)?;
     if selectors.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
@@ -455,13 +408,8 @@ async fn metadata() -> Response {
 }
 
 /// Exemplars are not stored: an empty list, as Grafana's probe expects (`status: success`).
-async fn exemplars(
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    LimitedBody(body): LimitedBody,
-) -> Response {
-    respond(params(&method, &headers, &q, &body).map(|_| ApiData::new("[]".into())))
+async fn exemplars(ApiParams(_): ApiParams) -> Response {
+    respond(Ok(ApiData::new("[]".into())))
 }
 
 /// No rules are evaluated here: empty groups.
@@ -478,30 +426,18 @@ fn parsed(p: &Params) -> Result<promql_parser::parser::Expr, ApiError> {
     promql_parser::parser::parse(query).map_err(ApiError::bad_data)
 }
 
-async fn format_query(
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    LimitedBody(body): LimitedBody,
-) -> Response {
-    let result = params(&method, &headers, &q, &body).and_then(|p| {
-        let expr = parsed(&p)?;
+async fn format_query(ApiParams(p): ApiParams) -> Response {
+    let result = parsed(&p).map(|expr| {
         let mut out = String::new();
         json::push_str(&mut out, &expr.prettify());
-        Ok(ApiData::new(out))
+        ApiData::new(out)
     });
     respond(result)
 }
 
 /// The query's syntax tree as JSON, in the shape of Prometheus' UI.
-async fn parse_query(
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    LimitedBody(body): LimitedBody,
-) -> Response {
-    let result = params(&method, &headers, &q, &body).and_then(|p| {
-        let expr = parsed(&p)?;
+async fn parse_query(ApiParams(p): ApiParams) -> Response {
+    let result = parsed(&p).and_then(|expr| {
         serde_json::to_string(&expr)
             .map(ApiData::new)
             .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))

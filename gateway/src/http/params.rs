@@ -5,23 +5,28 @@ use super::envelope::ApiError;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, header};
 
-/// A request body read up to `MAX_BODY_BYTES`; a larger one is refused in Prometheus' error
-/// shape (not axum's plain-text 413).
-pub struct LimitedBody(pub Bytes);
+/// A handler's parameters, read from the URL and a form body of at most `MAX_BODY_BYTES`.
+/// Bad parameters (a body too large, invalid UTF-8) are refused in Prometheus' error shape,
+/// not axum's plain-text rejections.
+pub struct ApiParams(pub Params);
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for LimitedBody {
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiParams {
     type Rejection = axum::response::Response;
 
     async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Self::Rejection> {
-        axum::body::to_bytes(request.into_body(), super::MAX_BODY_BYTES)
+        let (parts, body) = request.into_parts();
+        let reject = |e: ApiError| super::envelope::respond(Err(e));
+        let body = axum::body::to_bytes(body, super::MAX_BODY_BYTES)
             .await
-            .map(LimitedBody)
             .map_err(|_| {
-                super::envelope::respond(Err(ApiError::bad_data(format!(
+                reject(ApiError::bad_data(format!(
                     "request body larger than {} bytes",
                     super::MAX_BODY_BYTES
-                ))))
-            })
+                )))
+            })?;
+        Params::from_request(&parts.method, &parts.headers, parts.uri.query(), &body)
+            .map(ApiParams)
+            .map_err(reject)
     }
 }
 

@@ -81,7 +81,12 @@ impl<S: Store> Storage for StoreStorage<S> {
                             decode_into(&chunk.data, &mut samples.timestamps, &mut samples.values)
                                 .map_err(|e| EngineError::Storage(e.to_string()))?;
                         }
-                        trim(&mut samples, request.min_time, request.max_time);
+                        trim_to_range(
+                            &mut samples.timestamps,
+                            &mut samples.values,
+                            request.min_time,
+                            request.max_time,
+                        );
                         if !samples.timestamps.is_empty() {
                             result.series.push(samples);
                         }
@@ -93,12 +98,13 @@ impl<S: Store> Storage for StoreStorage<S> {
     }
 }
 
-/// Keeps the samples within [min, max]; chunks may reach outside the requested range.
-fn trim(samples: &mut SeriesSamples, min: i64, max: i64) {
-    let start = samples.timestamps.partition_point(|&t| t < min);
-    let end = samples.timestamps.partition_point(|&t| t <= max);
-    samples.timestamps.truncate(end);
-    samples.values.truncate(end);
-    samples.timestamps.drain(..start);
-    samples.values.drain(..start);
+/// Keeps the samples within [min, max] of time-sorted columns; chunks may reach outside the
+/// requested range.
+pub fn trim_to_range(timestamps: &mut Vec<i64>, values: &mut Vec<f64>, min: i64, max: i64) {
+    let start = timestamps.partition_point(|&t| t < min);
+    let end = timestamps.partition_point(|&t| t <= max);
+    timestamps.truncate(end);
+    values.truncate(end);
+    timestamps.drain(..start);
+    values.drain(..start);
 }
