@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod binary;
 mod context;
 pub mod function;
+pub mod info;
 mod literal;
 pub mod range;
 pub mod scan;
