@@ -3,6 +3,9 @@
 //! data, all served over real gRPC on loopback, and the gateway on 127.0.0.1:10902.
 
 use crate::cli::QueryArgs;
+use crate::fanout::discovery::Discovery;
+use crate::fanout::{Fanout, FanoutConfig};
+use crate::grpc::GatewayStore;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use store_api::memory::Sample;
@@ -115,6 +118,29 @@ fn only_range(series: &[Series], from: i64, to: i64) -> Vec<Series> {
         .collect()
 }
 
+/// A gateway over `endpoints`, de-duplicating by `replica`, served as a StoreAPI endpoint.
+async fn lower_tier_gateway(
+    endpoints: &[String],
+    servers: &mut Vec<RunningServer>,
+) -> Result<String, String> {
+    let discovery = Discovery::new(endpoints, &[]).map_err(|e| e.to_string())?;
+    let config = FanoutConfig {
+        replica_labels: vec!["replica".into()],
+        ..FanoutConfig::default()
+    };
+    let fanout = Fanout::new(config, discovery);
+    fanout.refresh().await;
+    fanout.spawn_refresh();
+    let gateway = GatewayStore::new(fanout, Labels::new());
+    let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = store_api::server::spawn(Arc::new(gateway), any_port)
+        .await
+        .map_err(|e| format!("cannot start the cluster gateway: {e}"))?;
+    let addr = server.addr.to_string();
+    servers.push(server);
+    Ok(addr)
+}
+
 /// Serves `store` on a loopback port until `servers` is dropped; returns its address.
 async fn serve(store: MemoryStore, servers: &mut Vec<RunningServer>) -> Result<String, String> {
     let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -134,6 +160,7 @@ pub async fn run(http_address: std::net::SocketAddr) -> Result<(), String> {
     let start = now - HOURS * 3_600_000;
     let recent = now - 2 * 3_600_000;
     let mut endpoints = Vec::new();
+    let mut shard_endpoints = Vec::new();
     let mut servers = Vec::new();
     let mut long_term = Vec::new();
     for shard in 0..2 {
@@ -142,7 +169,14 @@ pub async fn run(http_address: std::net::SocketAddr) -> Result<(), String> {
             .flat_map(|i| instance_series(i, start, now))
             .collect();
         // Prometheus keeps the last 2 hours; older data lives in the long-term store.
-        long_term.extend(only_range(&data, start, recent));
+        // Compacted history: de-duplicated, with the shard's labels but no replica label.
+        let shard_label = Labels::from_pairs([("shard", shard.to_string())]);
+        long_term.extend(only_range(&data, start, recent).into_iter().map(
+            |(mut labels, samples)| {
+                labels.merge_missing(&shard_label);
+                (labels, samples)
+            },
+        ));
         let recent_data = only_range(&data, recent, now);
         for (replica, gap) in [("a", 20), ("b", 70)] {
             let gap_start = recent + gap * 60_000;
@@ -155,15 +189,24 @@ pub async fn run(http_address: std::net::SocketAddr) -> Result<(), String> {
                 external,
                 with_gap(&recent_data, gap_start, gap_start + 10 * 60_000),
             );
-            endpoints.push(serve(store, &mut servers).await?);
+            shard_endpoints.push(serve(store, &mut servers).await?);
         }
     }
+    // The shards sit behind a lower-tier (cluster) gateway, which de-duplicates them and is a
+    // StoreAPI endpoint of the top gateway, beside the long-term store.
+    let lower_tier = lower_tier_gateway(&shard_endpoints, &mut servers).await?;
+    endpoints.push(lower_tier.clone());
     let long_term_store = MemoryStore::new(Labels::from_pairs([("cluster", "demo")]), long_term);
     endpoints.push(serve(long_term_store, &mut servers).await?);
 
     println!("Panoptes demo: 2 shards x 2 replicas (replica label `replica`, each missing a");
-    println!("different 10-minute window) and a long-term store, {HOURS} hours of data.");
-    println!("Stores (gRPC StoreAPI): {}", endpoints.join(", "));
+    println!("different 10-minute window) behind a cluster gateway, and a long-term store,");
+    println!("{HOURS} hours of data.");
+    println!(
+        "Shard stores (gRPC StoreAPI): {}",
+        shard_endpoints.join(", ")
+    );
+    println!("Cluster gateway (gRPC StoreAPI): {lower_tier}");
     println!();
     println!("Open http://{http_address}/api/v1/stores or point Grafana at http://{http_address}");
     println!("Try:");
