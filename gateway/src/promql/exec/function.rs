@@ -365,10 +365,8 @@ impl ClassicHistogramOp {
         let mut group_labels: Vec<Labels> = Vec::new();
         let mut member = Vec::with_capacity(series.len());
         for s in series.iter() {
-            let Some(le) = s.labels.get("le") else {
-                member.push(None);
-                continue;
-            };
+            // A missing `le` is reported like a malformed one, with the empty value.
+            let le = s.labels.get("le").unwrap_or("");
             let Some(bound) = parse_le(le) else {
                 self.ctx.annotations().bad_bucket_label(
                     s.labels.get(store_api::labels::METRIC_NAME).unwrap_or(""),
