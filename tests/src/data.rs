@@ -183,3 +183,142 @@ fn histogram(base: &LabelsFor<'_>, times: &[i64], rng: &mut Rng) -> Vec<Series> 
     });
     buckets
 }
+
+/// `generate` plus the families of `generate_extra`: what the PromQL differential test runs on.
+pub fn generate_rich(spec: &Spec) -> Vec<Series> {
+    let mut out = generate(spec);
+    out.extend(generate_extra(spec));
+    out
+}
+
+/// More shapes and label combinations, from their own random stream (so `generate` is
+/// unchanged by them):
+/// - `node_cpu_seconds_total{job="node", instance, cpu, mode}`: counters with resets over
+///   3 instances × 2 cpus × 3 modes (`by`/`without` aggregations, many-to-one joins);
+/// - `node_info{job="node", instance, version, region}`: constant 1 (the `group_left` side);
+/// - `signed_gauge{job, pod}`: half-integers in [-10, 10] with repeats (`round` ties, zeros,
+///   negatives for `sqrt`/`ln`, constant stretches);
+/// - `intermittent_gauge{job, pod}`: present in bursts of 15–40 minutes separated by silences
+///   of 8–30 minutes (longer than the lookback), and now and then a NaN sample.
+pub fn generate_extra(spec: &Spec) -> Vec<Series> {
+    let mut rng = Rng::new(spec.seed ^ 0x5EED_F00D);
+    let mut out = Vec::new();
+    for instance in 0..3 {
+        let instance_name = format!("node-{instance}");
+        let times = timestamps(spec, &mut rng);
+        for cpu in ["0", "1"] {
+            for (mode, rate) in [("idle", 0.8), ("user", 0.15), ("system", 0.05)] {
+                let mut samples = counter(&times, rate * 100.0, &mut rng);
+                for sample in &mut samples {
+                    sample.1 /= 100.0;
+                }
+                out.push(Series {
+                    labels: Labels::from_pairs([
+                        ("__name__", "node_cpu_seconds_total"),
+                        ("job", "node"),
+                        ("instance", instance_name.as_str()),
+                        ("cpu", cpu),
+                        ("mode", mode),
+                    ]),
+                    samples,
+                });
+            }
+        }
+        let version = ["1.0.3", "1.1.0", "2.0.0-rc.1"][instance];
+        let region = if instance == 2 { "us" } else { "eu" };
+        out.push(Series {
+            labels: Labels::from_pairs([
+                ("__name__", "node_info"),
+                ("job", "node"),
+                ("instance", instance_name.as_str()),
+                ("version", version),
+                ("region", region),
+            ]),
+            samples: times.iter().map(|&t| (t, 1.0)).collect(),
+        });
+    }
+    for pod in 0..spec.pods {
+        let pod_name = format!("pod-{pod}");
+        let job = if pod % 2 == 0 { "api" } else { "worker" };
+        let labels = |name: &str| {
+            Labels::from_pairs([("__name__", name), ("job", job), ("pod", pod_name.as_str())])
+        };
+        let times = timestamps(spec, &mut rng);
+        let mut value = 0.0;
+        out.push(Series {
+            labels: labels("signed_gauge"),
+            samples: times
+                .iter()
+                .map(|&t| {
+                    if rng.below(3) != 0 {
+                        value = (rng.below(41) as f64 - 20.0) / 2.0;
+                    }
+                    (t, value)
+                })
+                .collect(),
+        });
+        let times = timestamps(spec, &mut rng);
+        let mut on = rng.below(2) == 0;
+        let mut switch_at = times[0] + 60_000 * (5 + rng.below(20) as i64);
+        let mut samples = Vec::new();
+        for &t in &times {
+            if t >= switch_at {
+                on = !on;
+                let minutes = if on {
+                    15 + rng.below(26)
+                } else {
+                    8 + rng.below(23)
+                };
+                switch_at = t + 60_000 * minutes as i64;
+            }
+            if on {
+                let v = if rng.below(40) == 0 {
+                    f64::NAN
+                } else {
+                    (rng.unit() * 1000.0).round() / 8.0
+                };
+                samples.push((t, v));
+            }
+        }
+        out.push(Series {
+            labels: labels("intermittent_gauge"),
+            samples,
+        });
+    }
+    out
+}
+
+/// The series with their samples in `[from_ms, to_ms)` removed, as a replica that was down
+/// then holds them; series left without samples are dropped.
+pub fn without_window(series: &[Series], from_ms: i64, to_ms: i64) -> Vec<Series> {
+    series
+        .iter()
+        .map(|s| Series {
+            labels: s.labels.clone(),
+            samples: s
+                .samples
+                .iter()
+                .filter(|(t, _)| !(from_ms..to_ms).contains(t))
+                .copied()
+                .collect(),
+        })
+        .filter(|s| !s.samples.is_empty())
+        .collect()
+}
+
+/// The series with `extra` labels set on each (replacing labels of the same names).
+pub fn with_labels(series: &[Series], extra: &[(&str, &str)]) -> Vec<Series> {
+    series
+        .iter()
+        .map(|s| {
+            let mut labels = s.labels.clone();
+            for (name, value) in extra {
+                labels.set(name.to_string(), value.to_string());
+            }
+            Series {
+                labels,
+                samples: s.samples.clone(),
+            }
+        })
+        .collect()
+}

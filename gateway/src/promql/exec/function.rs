@@ -68,27 +68,74 @@ impl Operator for MapOp {
 pub type Relabel = Box<dyn Fn(&SeriesMeta) -> Result<SeriesMeta, EngineError> + Send>;
 
 /// Changes the series' labels once (label_replace, label_join, vector()); values pass.
+/// Series that end up with the same labels become one, as Prometheus merges them; two of
+/// them with a sample at the same step are an error.
 pub struct RelabelOp {
     input: BoxOperator,
     relabel: Relabel,
+    /// Output id of each input series, once `series()` ran.
+    output_of: Vec<usize>,
+    outputs: Option<Arc<[SeriesMeta]>>,
+    /// Per output: taken at the current step (reused).
+    taken: Vec<bool>,
 }
 
 impl RelabelOp {
     pub fn new(input: BoxOperator, relabel: Relabel) -> Self {
-        Self { input, relabel }
+        Self {
+            input,
+            relabel,
+            output_of: Vec::new(),
+            outputs: None,
+            taken: Vec::new(),
+        }
     }
 }
 
 impl Operator for RelabelOp {
     fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EngineError> {
+        if let Some(outputs) = &self.outputs {
+            return Ok(outputs.clone());
+        }
         let series = self.input.series()?;
-        let relabelled: Result<Vec<SeriesMeta>, EngineError> =
-            series.iter().map(|s| (self.relabel)(s)).collect();
-        Ok(Arc::from(relabelled?))
+        let mut index: HashMap<SeriesMeta, usize> = HashMap::new();
+        let mut outputs = Vec::new();
+        self.output_of = Vec::with_capacity(series.len());
+        for meta in series.iter() {
+            let relabelled = (self.relabel)(meta)?;
+            let next = outputs.len();
+            let id = *index.entry(relabelled.clone()).or_insert(next);
+            if id == next {
+                outputs.push(relabelled);
+            }
+            self.output_of.push(id);
+        }
+        self.taken = vec![false; outputs.len()];
+        let outputs: Arc<[SeriesMeta]> = Arc::from(outputs);
+        self.outputs = Some(outputs.clone());
+        Ok(outputs)
     }
 
     fn next(&mut self) -> Result<Option<Batch>, EngineError> {
-        self.input.next()
+        self.series()?;
+        let Some(mut batch) = self.input.next()? else {
+            return Ok(None);
+        };
+        for step in &mut batch {
+            for id in &mut step.ids {
+                let output = self.output_of[*id];
+                if std::mem::replace(&mut self.taken[output], true) {
+                    return Err(EngineError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                *id = output;
+            }
+            for &id in &step.ids {
+                self.taken[id] = false;
+            }
+        }
+        Ok(Some(batch))
     }
 }
 
