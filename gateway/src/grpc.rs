@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use std::sync::Arc;
 use store_api::chunk::{ChunkEncoding, SAMPLES_PER_CHUNK, XorEncoder};
+use store_api::labels::without_external;
 use store_api::{
     Component, LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, PartialResponse,
     RawChunk, SeriesData, SeriesFrame, SeriesRequest, SeriesStream, Store, StoreError, StoreInfo,
@@ -102,6 +103,14 @@ impl Store for GatewayStore {
     }
 
     async fn series(&self, request: SeriesRequest) -> Result<SeriesStream, StoreError> {
+        // Our endpoints' series lack our external labels: matchers on them end here.
+        let Some(matchers) = without_external(&self.external_labels, &request.matchers) else {
+            return Ok(stream::empty().boxed());
+        };
+        let request = SeriesRequest {
+            matchers,
+            ..request
+        };
         let strategy = request.partial_response;
         let storage = self.storage(&request.without_replica_labels, strategy);
         let mut merger = storage.merge(SeriesRequest {
@@ -165,16 +174,21 @@ impl Store for GatewayStore {
     }
 
     async fn label_names(&self, request: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
+        let Some(matchers) = without_external(&self.external_labels, &request.matchers) else {
+            return Ok(LabelsResponse::default());
+        };
         let storage = self.storage(&request.without_replica_labels, request.partial_response);
         let answer = storage
-            .label_names(request.start, request.end, request.matchers, 0)
+            .label_names(request.start, request.end, matchers, 0)
             .await
             .map_err(StoreError::Unavailable)?;
         let mut names = answer.data;
+        // Our external labels exist only where some series matched.
+        let any_series = !names.is_empty();
         names.extend(
             self.external_labels
                 .iter()
-                .filter(|l| !request.without_replica_labels.contains(&l.name))
+                .filter(|l| any_series && !request.without_replica_labels.contains(&l.name))
                 .map(|l| l.name.clone()),
         );
         let mut response = LabelsResponse::from_unsorted(names, request.limit);
@@ -186,23 +200,114 @@ impl Store for GatewayStore {
         &self,
         request: LabelValuesRequest,
     ) -> Result<LabelsResponse, StoreError> {
+        let Some(matchers) = without_external(&self.external_labels, &request.matchers) else {
+            return Ok(LabelsResponse::default());
+        };
         let storage = self.storage(&request.without_replica_labels, request.partial_response);
+        let (start, end) = (request.start, request.end);
         let answer = storage
-            .label_values(
-                &request.label,
-                request.start,
-                request.end,
-                request.matchers,
-                0,
-            )
+            .label_values(&request.label, start, end, matchers.clone(), 0)
             .await
             .map_err(StoreError::Unavailable)?;
         let mut values = answer.data;
         if let Some(value) = self.external_labels.get(&request.label) {
-            values.push(value.to_string());
+            // Every matching series carries it (unless it has its own value).
+            let names = storage
+                .label_names(start, end, matchers, 0)
+                .await
+                .map_err(StoreError::Unavailable)?;
+            if !names.data.is_empty() {
+                values.push(value.to_string());
+            }
         }
         let mut response = LabelsResponse::from_unsorted(values, request.limit);
         response.warnings = answer.warnings;
         Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fanout::FanoutConfig;
+    use crate::fanout::discovery::Discovery;
+    use store_api::server::RunningServer;
+    use store_api::{Matcher, MemoryStore};
+
+    /// A region gateway (`region="us"`) over one replica holding `up{pod="p0"|"p1"}`.
+    async fn region() -> (GatewayStore, RunningServer) {
+        let series = ["p0", "p1"].map(|pod| {
+            (
+                Labels::from_pairs([("__name__", "up"), ("pod", pod)]),
+                vec![(1_000, 1.0)],
+            )
+        });
+        let store = MemoryStore::new(Labels::from_pairs([("replica", "a")]), series);
+        let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let discovery = Discovery::new(&[server.addr.to_string()], &[]).unwrap();
+        let config = FanoutConfig {
+            replica_labels: vec!["replica".into()],
+            ..FanoutConfig::default()
+        };
+        let fanout = Fanout::new(config, discovery);
+        fanout.refresh().await;
+        (
+            GatewayStore::new(fanout, Labels::from_pairs([("region", "us")])),
+            server,
+        )
+    }
+
+    fn values(label: &str, matchers: Vec<Matcher>) -> LabelValuesRequest {
+        LabelValuesRequest {
+            label: label.into(),
+            start: i64::MIN,
+            end: i64::MAX,
+            matchers,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn matchers_on_our_external_labels_are_settled_here() {
+        let (gateway, _server) = region().await;
+        let us = || vec![Matcher::equal("region", "us")];
+        let all = gateway.label_values(values("pod", vec![])).await.unwrap();
+        assert_eq!(all.values, ["p0", "p1"], "{all:?}");
+        let pods = gateway.label_values(values("pod", us())).await.unwrap();
+        assert_eq!(pods.values, ["p0", "p1"]);
+        let eu = vec![Matcher::equal("region", "eu")];
+        assert!(
+            gateway
+                .label_values(values("pod", eu))
+                .await
+                .unwrap()
+                .values
+                .is_empty()
+        );
+        let series: Vec<_> = futures_util::TryStreamExt::try_collect::<Vec<_>>(
+            gateway
+                .series(SeriesRequest {
+                    min_time: i64::MIN,
+                    max_time: i64::MAX,
+                    matchers: us(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(series.len(), 2);
+        let none = vec![Matcher::equal("pod", "nope")];
+        assert!(
+            gateway
+                .label_values(values("region", none))
+                .await
+                .unwrap()
+                .values
+                .is_empty()
+        );
     }
 }

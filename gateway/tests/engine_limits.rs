@@ -60,19 +60,19 @@ async fn timeout_fails_the_query() {
 }
 
 #[tokio::test]
-async fn range_queries_are_limited_to_11000_points_per_series() {
+async fn range_queries_are_limited_to_11000_steps() {
     let e = engine(EngineOptions::default());
     let err = e
-        .range_query(&storage(), "m", 0, 11_000_000, 1_000)
+        .range_query(&storage(), "m", 0, 11_001_000, 1_000)
         .await
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
     );
-    // 11,000 points exactly are allowed.
+    // 11,000 steps after the first (11,001 points) are allowed, as in Prometheus.
     assert!(
-        e.range_query(&storage(), "vector(1)", 0, 10_999_000, 1_000)
+        e.range_query(&storage(), "vector(1)", 0, 11_000_000, 1_000)
             .await
             .is_ok()
     );

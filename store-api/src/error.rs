@@ -26,6 +26,21 @@ pub enum StoreError {
     Internal(String),
 }
 
+impl StoreError {
+    /// The message without the kind's prefix (the gRPC code carries the kind).
+    pub fn message(&self) -> &str {
+        match self {
+            StoreError::InvalidArgument(m)
+            | StoreError::Unavailable(m)
+            | StoreError::BadData(m)
+            | StoreError::Timeout(m)
+            | StoreError::Canceled(m)
+            | StoreError::LimitExceeded(m)
+            | StoreError::Internal(m) => m,
+        }
+    }
+}
+
 impl From<StoreError> for Status {
     fn from(err: StoreError) -> Self {
         let code = match &err {
@@ -37,7 +52,7 @@ impl From<StoreError> for Status {
             StoreError::LimitExceeded(_) => Code::ResourceExhausted,
             StoreError::Internal(_) => Code::Internal,
         };
-        Status::new(code, err.to_string())
+        Status::new(code, err.message())
     }
 }
 
@@ -51,6 +66,8 @@ impl From<Status> for StoreError {
             Code::DeadlineExceeded => StoreError::Timeout(message),
             Code::Cancelled => StoreError::Canceled(message),
             Code::ResourceExhausted => StoreError::LimitExceeded(message),
+            // Transport failures (a connection reset mid-stream) arrive as Unknown.
+            Code::Unknown => StoreError::Unavailable(message),
             code => StoreError::Internal(format!("{code:?}: {message}")),
         }
     }

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod data;
+pub mod faults;
 pub mod net;
 pub mod process;
 pub mod prometheus;

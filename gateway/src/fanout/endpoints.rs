@@ -81,11 +81,8 @@ pub struct EndpointSet {
 }
 
 impl EndpointSet {
-    /// Makes the set follow `addresses`: new ones are added. Discovered endpoints stay (an
-    /// unhealthy one is not queried, and shows in /api/v1/stores with its error); one no
-    /// longer discovered stays while it answered Info within `unhealthy_timeout`, so that a
-    /// DNS blip does not drop a store.
-    pub fn update(&self, addresses: &[String], unhealthy_timeout: Duration) {
+    /// Adds the discovered `addresses` the set lacks.
+    pub fn add(&self, addresses: &[String]) {
         let Ok(mut endpoints) = self.endpoints.write() else {
             return;
         };
@@ -100,6 +97,17 @@ impl EndpointSet {
                 }
             }
         }
+    }
+
+    /// Drops endpoints no longer discovered that have not answered Info within
+    /// `unhealthy_timeout` (call it right after an Info round). Discovered endpoints stay
+    /// (an unhealthy one is not queried and shows in /api/v1/stores with its error); an
+    /// undiscovered one that still answers stays until the timeout, so that a DNS blip does
+    /// not drop a store.
+    pub fn prune(&self, addresses: &[String], unhealthy_timeout: Duration) {
+        let Ok(mut endpoints) = self.endpoints.write() else {
+            return;
+        };
         endpoints.retain(|address, endpoint| {
             let keep = addresses.contains(address) || endpoint.answered_within(unhealthy_timeout);
             if !keep {

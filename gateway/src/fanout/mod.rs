@@ -74,9 +74,10 @@ impl Fanout {
         for error in &resolved.errors {
             tracing::warn!(%error, "endpoint discovery");
         }
-        self.endpoints
-            .update(&resolved.addresses, self.config.unhealthy_timeout);
+        self.endpoints.add(&resolved.addresses);
         self.endpoints.check_all(self.config.info_timeout).await;
+        self.endpoints
+            .prune(&resolved.addresses, self.config.unhealthy_timeout);
     }
 
     /// Refreshes every `info_interval` in the background, for as long as the fan-out lives.

@@ -5,7 +5,7 @@ use super::envelope::{ApiData, ApiError, ApiResult, ErrorType, respond};
 use super::json;
 use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
 use crate::fanout::{FanoutStorage, QueryOptions};
-use crate::promql::{Engine, EngineOptions};
+use crate::promql::{Engine, EngineError, EngineOptions};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -82,7 +82,14 @@ fn engine_for(state: &AppState, p: &Params) -> Result<Engine, ApiError> {
 
 /// `{a="b", ...}` or `metric{...}` into matchers.
 pub fn selector_matchers(text: &str) -> Result<Vec<Matcher>, String> {
-    let expr = promql_parser::parser::parse(text)?;
+    const EMPTY: &str = "match[] must contain at least one non-empty matcher";
+    let expr = promql_parser::parser::parse(text).map_err(|e| {
+        if e.contains("at least one non-empty matcher") {
+            EMPTY.to_string()
+        } else {
+            format!("parse error: {e}")
+        }
+    })?;
     match expr {
         promql_parser::parser::Expr::VectorSelector(vs) => {
             let mut matchers = Vec::new();
@@ -100,7 +107,7 @@ pub fn selector_matchers(text: &str) -> Result<Vec<Matcher>, String> {
                 matchers.push(Matcher::new(op, m.name, m.value).map_err(|e| e.to_string())?);
             }
             if matchers.iter().all(|m| m.matches_empty()) {
-                return Err("match[] must contain at least one non-empty matcher".into());
+                return Err(EMPTY.into());
             }
             Ok(matchers)
         }
@@ -108,10 +115,32 @@ pub fn selector_matchers(text: &str) -> Result<Vec<Matcher>, String> {
     }
 }
 
-fn match_params(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
+/// Engine errors as the API words them: parse errors of instant queries name the parameter,
+/// those of range queries do not (as Prometheus has it).
+fn query_error(err: EngineError, name_param: bool) -> ApiError {
+    match err {
+        EngineError::Parse(message) if name_param => {
+            ApiError::bad_param("query", format!("parse error: {message}"))
+        }
+        EngineError::Parse(message) => ApiError::bad_data(format!("parse error: {message}")),
+        other => other.into(),
+    }
+}
+
+/// The `match[]` selectors. The series API names the parameter in its errors, the label APIs
+/// do not (as Prometheus words them).
+fn match_params(p: &Params, name_param: bool) -> Result<Vec<Vec<Matcher>>, ApiError> {
     p.get_all("match[]")
         .into_iter()
-        .map(|s| selector_matchers(s).map_err(ApiError::bad_data))
+        .map(|s| {
+            selector_matchers(s).map_err(|e| {
+                if name_param {
+                    ApiError::bad_param("match[]", e)
+                } else {
+                    ApiError::bad_data(e)
+                }
+            })
+        })
         .collect()
 }
 
@@ -133,7 +162,10 @@ async fn run_query(state: &AppState, p: Params) -> ApiResult {
     let time = p.time_or("time", now_ms())?;
     let engine = engine_for(state, &p)?;
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
-    let result = engine.instant_query(&storage, query, time).await?;
+    let result = engine
+        .instant_query(&storage, query, time)
+        .await
+        .map_err(|e| query_error(e, true))?;
     Ok(ApiData {
         json: json::query_data(&result.value),
         warnings: result.warnings,
@@ -162,7 +194,7 @@ async fn run_query_range(state: &AppState, p: Params) -> ApiResult {
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (end - start) / step > 11_000 {
+    if (end - start) / step > crate::promql::MAX_STEPS {
         return Err(ApiError::bad_data(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
@@ -172,7 +204,8 @@ async fn run_query_range(state: &AppState, p: Params) -> ApiResult {
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
     let result = engine
         .range_query(&storage, query, start, end, step)
-        .await?;
+        .await
+        .map_err(|e| query_error(e, false))?;
     Ok(ApiData {
         json: json::query_data(&result.value),
         warnings: result.warnings,
@@ -186,14 +219,24 @@ async fn labels(State(state): Shared, ApiParams(p): ApiParams) -> Response {
 
 async fn label_values(
     State(state): Shared,
-    Path(name): Path<String>,
+    name: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    uri: axum::http::Uri,
     ApiParams(p): ApiParams,
 ) -> Response {
-    let result = match unescape_label_name(&name) {
-        Ok(name) => run_labels(&state, p, Some(name)).await,
-        Err(e) => Err(e),
+    // A name that is not UTF-8 is refused in the envelope, not as axum's plain text.
+    let Ok(Path(name)) = name else {
+        let raw = uri
+            .path()
+            .trim_end_matches("/values")
+            .rsplit('/')
+            .next()
+            .unwrap_or("");
+        return respond(Err(ApiError::bad_data(format!(
+            "invalid label name: \"{}\"",
+            go_escape_bytes(&percent_decode(raw))
+        ))));
     };
-    respond(result)
+    respond(run_labels(&state, p, Some(unescape_label_name(&name))).await)
 }
 
 /// Label names (name = None) or the values of one label, for the union of `match[]`.
@@ -202,18 +245,20 @@ async fn run_labels(state: &AppState, p: Params, name: Option<String>) -> ApiRes
     let end = p.time_or("end", MAX_TIME)?;
     let limit = limit(&p)?;
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
-    let mut selectors = match_params(&p)?;
+    let mut selectors = match_params(&p, false)?;
     if selectors.is_empty() {
         selectors.push(Vec::new());
     }
     let mut values = Vec::new();
     let mut warnings = Vec::new();
     for matchers in selectors {
+        // One more than the limit tells whether the answer was cut.
+        let fetch = if limit > 0 { limit + 1 } else { 0 };
         let answer = match &name {
-            None => storage.label_names(start, end, matchers, limit).await,
+            None => storage.label_names(start, end, matchers, fetch).await,
             Some(name) => {
                 storage
-                    .label_values(name, start, end, matchers, limit)
+                    .label_values(name, start, end, matchers, fetch)
                     .await
             }
         }
@@ -234,12 +279,53 @@ async fn run_labels(state: &AppState, p: Params, name: Option<String>) -> ApiRes
     })
 }
 
+/// The bytes of a percent-encoded path segment.
+fn percent_decode(segment: &str) -> Vec<u8> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = segment
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Bytes as Go quotes them inside a string: printable ASCII as is, the rest as `\xNN`.
+fn go_escape_bytes(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'"' => "\\\"".to_string(),
+            b'\\' => "\\\\".to_string(),
+            0x20..=0x7e => (b as char).to_string(),
+            _ => format!("\\x{b:02x}"),
+        })
+        .collect()
+}
+
 /// Grafana sends names that are not legacy-valid as `U__` + escapes (`_2e_` for `.`, `__`
 /// for `_`).
-fn unescape_label_name(name: &str) -> Result<String, ApiError> {
-    let Some(escaped) = name.strip_prefix("U__") else {
-        return Ok(name.to_string());
-    };
+fn unescape_label_name(name: &str) -> String {
+    name.strip_prefix("U__")
+        .and_then(unescape)
+        // A name that does not unescape is kept as it is, as Prometheus does.
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// `a_2e_b` → `a.b`, `a__b` → `a_b`; None when malformed.
+fn unescape(escaped: &str) -> Option<String> {
     let mut out = String::new();
     let mut rest = escaped;
     while let Some(i) = rest.find('_') {
@@ -250,18 +336,16 @@ fn unescape_label_name(name: &str) -> Result<String, ApiError> {
             rest = after;
             continue;
         }
-        let end = rest
-            .find('_')
-            .ok_or_else(|| ApiError::bad_data(format!("invalid escaped label name {name:?}")))?;
-        let code = u32::from_str_radix(&rest[..end], 16)
-            .ok()
-            .and_then(char::from_u32)
-            .ok_or_else(|| ApiError::bad_data(format!("invalid escaped label name {name:?}")))?;
-        out.push(code);
+        let end = rest.find('_')?;
+        out.push(
+            u32::from_str_radix(&rest[..end], 16)
+                .ok()
+                .and_then(char::from_u32)?,
+        );
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
-    Ok(out)
+    Some(out)
 }
 
 async fn series(State(state): Shared, ApiParams(p): ApiParams) -> Response {
@@ -269,7 +353,7 @@ async fn series(State(state): Shared, ApiParams(p): ApiParams) -> Response {
 }
 
 async fn run_series(state: &AppState, p: Params) -> ApiResult {
-    let selectors = match_params(&p)?;
+    let selectors = match_params(&p, true)?;
     if selectors.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
@@ -280,8 +364,9 @@ async fn run_series(state: &AppState, p: Params) -> ApiResult {
     let mut all = Vec::new();
     let mut warnings = Vec::new();
     for matchers in selectors {
+        let fetch = if limit > 0 { limit + 1 } else { 0 };
         let answer = storage
-            .series_labels(start, end, matchers, limit)
+            .series_labels(start, end, matchers, fetch)
             .await
             .map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
         all.extend(answer.data);
@@ -408,8 +493,20 @@ async fn metadata() -> Response {
 }
 
 /// Exemplars are not stored: an empty list, as Grafana's probe expects (`status: success`).
-async fn exemplars(ApiParams(_): ApiParams) -> Response {
-    respond(Ok(ApiData::new("[]".into())))
+async fn exemplars(ApiParams(p): ApiParams) -> Response {
+    let checked = (|| {
+        promql_parser::parser::parse(p.get("query").unwrap_or(""))
+            .map_err(|e| ApiError::bad_data(format!("parse error: {e}")))?;
+        let start = p.time_or("start", MIN_TIME)?;
+        let end = p.time_or("end", MAX_TIME)?;
+        if end < start {
+            return Err(ApiError::bad_data(
+                "end timestamp must not be before start timestamp",
+            ));
+        }
+        Ok(ApiData::new("[]".into()))
+    })();
+    respond(checked)
 }
 
 /// No rules are evaluated here: empty groups.

@@ -25,10 +25,7 @@ use tokio::sync::mpsc;
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
-    let params = match Params::from_query(query.as_deref()) {
-        Ok(p) => p,
-        Err(e) => return respond(Err(e)),
-    };
+    let params = Params::from_query(query.as_deref());
     let selectors: Result<Vec<_>, ApiError> = params
         .get_all("match[]")
         .into_iter()

@@ -23,8 +23,18 @@ pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Milliseconds as a JSON number of seconds: `1435781451.781`, `4`, `-0.5`.
+/// A sample's milliseconds as a JSON number of seconds, as Prometheus writes them:
+/// `1435781451.781`, `4`, `1.500` (three decimals whenever there is a fraction).
 pub fn push_timestamp(out: &mut String, ms: i64) {
+    push_seconds(out, ms, false);
+}
+
+/// A scalar's or string's time: a Go float, trailing zeros trimmed (`1.5`).
+fn push_float_seconds(out: &mut String, ms: i64) {
+    push_seconds(out, ms, true);
+}
+
+fn push_seconds(out: &mut String, ms: i64, trim: bool) {
     if ms < 0 {
         out.push('-');
     }
@@ -34,7 +44,11 @@ pub fn push_timestamp(out: &mut String, ms: i64) {
     if frac != 0 {
         let digits = format!("{frac:03}");
         out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
+        out.push_str(if trim {
+            digits.trim_end_matches('0')
+        } else {
+            &digits
+        });
     }
 }
 
@@ -107,10 +121,16 @@ pub fn query_data(value: &Value) -> String {
     out.push_str(value.type_name());
     out.push_str("\",\"result\":");
     match value {
-        Value::Scalar { t, v } => push_point(&mut out, *t, *v),
+        Value::Scalar { t, v } => {
+            out.push('[');
+            push_float_seconds(&mut out, *t);
+            out.push(',');
+            push_value(&mut out, *v);
+            out.push(']');
+        }
         Value::String { t, s } => {
             out.push('[');
-            push_timestamp(&mut out, *t);
+            push_float_seconds(&mut out, *t);
             out.push(',');
             push_str(&mut out, s);
             out.push(']');
@@ -149,7 +169,9 @@ mod tests {
         push_timestamp(&mut s, -500);
         s.push(' ');
         push_timestamp(&mut s, 1_500);
-        assert_eq!(s, "1435781451.781 4 -0.5 1.5");
+        s.push(' ');
+        push_float_seconds(&mut s, 1_500);
+        assert_eq!(s, "1435781451.781 4 -0.500 1.500 1.5");
         let mut v = String::new();
         push_value(&mut v, f64::INFINITY);
         push_value(&mut v, 1e6);

@@ -19,14 +19,23 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiParams {
         let body = axum::body::to_bytes(body, super::MAX_BODY_BYTES)
             .await
             .map_err(|_| {
-                reject(ApiError::bad_data(format!(
+                let mut response = reject(ApiError::bad_data(format!(
                     "request body larger than {} bytes",
                     super::MAX_BODY_BYTES
-                )))
+                )));
+                // The rest of the body is not read: the connection cannot be reused.
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+                response
             })?;
-        Params::from_request(&parts.method, &parts.headers, parts.uri.query(), &body)
-            .map(ApiParams)
-            .map_err(reject)
+        Ok(ApiParams(Params::from_request(
+            &parts.method,
+            &parts.headers,
+            parts.uri.query(),
+            &body,
+        )))
     }
 }
 
@@ -42,29 +51,26 @@ impl Params {
         headers: &HeaderMap,
         query: Option<&str>,
         body: &Bytes,
-    ) -> Result<Self, ApiError> {
+    ) -> Self {
         let mut pairs = Vec::new();
         if let Some(query) = query {
-            pairs.extend(decode(query.as_bytes())?);
+            pairs.extend(decode(query.as_bytes()));
         }
         let is_form = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if *method == Method::POST && is_form {
-            pairs.extend(decode(body)?);
+            pairs.extend(decode(body));
         }
-        Ok(Self { pairs })
+        Self { pairs }
     }
 
     /// Parameters of the URL only.
-    pub fn from_query(query: Option<&str>) -> Result<Self, ApiError> {
-        Ok(Self {
-            pairs: query
-                .map(|q| decode(q.as_bytes()))
-                .transpose()?
-                .unwrap_or_default(),
-        })
+    pub fn from_query(query: Option<&str>) -> Self {
+        Self {
+            pairs: query.map(|q| decode(q.as_bytes())).unwrap_or_default(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -86,11 +92,12 @@ impl Params {
     pub fn time_or(&self, name: &str, default: i64) -> Result<i64, ApiError> {
         match self.get(name) {
             None | Some("") => Ok(default),
-            Some(text) => parse_time(text).map_err(|e| ApiError::bad_param(name, e)),
+            Some(text) => parse_time(text).map_err(|e| bad_time(name, e)),
         }
     }
 
-    /// A required time parameter.
+    /// A required time parameter (query_range's start and end, worded without the "invalid
+    /// time value" phrase, as Prometheus does there).
     pub fn time(&self, name: &str) -> Result<i64, ApiError> {
         let text = self.get(name).unwrap_or("");
         parse_time(text).map_err(|e| ApiError::bad_param(name, e))
@@ -110,16 +117,16 @@ impl Params {
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
-    // Invalid UTF-8 is refused, as Go's form parser does, instead of guessed at.
+/// Prometheus' wording: `invalid parameter "time": invalid time value for 'time': ...`.
+fn bad_time(name: &str, reason: String) -> ApiError {
+    ApiError::bad_param(name, format!("invalid time value for '{name}': {reason}"))
+}
+
+/// Like Go's form parser, invalid UTF-8 is not refused here: a parameter that is used fails
+/// where it is read (a query does not parse), an unused one does not matter.
+fn decode(bytes: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes)
-        .map(|(k, v)| {
-            if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
-                Err(ApiError::bad_data("invalid UTF-8 in request parameters"))
-            } else {
-                Ok((k.into_owned(), v.into_owned()))
-            }
-        })
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 

@@ -21,6 +21,9 @@ use planner::Planner;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A range query may have this many steps after its first (11,001 points), as in Prometheus.
+pub const MAX_STEPS: i64 = 11_000;
+
 /// Engine settings; the defaults are Prometheus' defaults.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -32,8 +35,6 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Step of a subquery written without one (`[5m:]`): the rule evaluation interval.
     pub default_subquery_step_ms: i64,
-    /// Most points per series a range query may return.
-    pub max_points_per_series: usize,
 }
 
 impl Default for EngineOptions {
@@ -43,7 +44,6 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step_ms: 60 * 1000,
-            max_points_per_series: 11_000,
         }
     }
 }
@@ -138,7 +138,8 @@ impl Engine {
             end: end_ms,
             step: step_ms,
         };
-        if steps.count() > self.options.max_points_per_series {
+        if (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms) > i128::from(MAX_STEPS)
+        {
             return Err(EngineError::BadData(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
@@ -170,7 +171,7 @@ impl Engine {
     }
 
     fn plan(&self, query: &str) -> Result<Expr, EngineError> {
-        let ast = promql_parser::parser::parse(query).map_err(EngineError::Parse)?;
+        let ast = parse(query)?;
         let mut source = logical::SourceText::new(query);
         let expr = logical::from_ast(&ast, self.options.default_subquery_step_ms, &mut source)?;
         Ok(logical::optimize(expr))
@@ -190,6 +191,14 @@ impl Engine {
             infos: annotations.infos,
         }
     }
+}
+
+/// Parses with promql-parser, which panics on some inputs (e.g. a duration literal too large
+/// for `Duration`): a panic there is a parse error, not a crash.
+fn parse(query: &str) -> Result<promql_parser::parser::Expr, EngineError> {
+    std::panic::catch_unwind(|| promql_parser::parser::parse(query))
+        .map_err(|_| EngineError::Parse(format!("cannot parse {query:?}")))?
+        .map_err(EngineError::Parse)
 }
 
 /// Runs the operators on a blocking thread (evaluation is CPU work that must not stall the
@@ -225,7 +234,7 @@ async fn evaluate(
 /// The raw points of an instant query of a range vector: each series' samples in the window.
 fn window_points(source: RangeSource, time_ms: i64) -> Vec<RangeSeries> {
     let end = source.time.at(time_ms);
-    let start = end - source.range_ms;
+    let start = end.saturating_sub(source.range_ms);
     let mut out: Vec<RangeSeries> = source
         .series
         .into_iter()

@@ -80,7 +80,13 @@ impl<'a> Planner<'a> {
     ) -> Result<RangeSource, EngineError> {
         let time = self.eval_time(&selector.time);
         let (first, last) = self.eval_span(time, steps);
-        let series = self.select(selector, first - range_ms + 1, last).await?;
+        let series = self
+            .select(
+                selector,
+                first.saturating_sub(range_ms).saturating_add(1),
+                last,
+            )
+            .await?;
         let mut source = RangeSource {
             time,
             range_ms,
@@ -113,11 +119,16 @@ impl<'a> Planner<'a> {
         Box::pin(async move {
             let eval_time = self.eval_time(time);
             let (first, last) = self.eval_span(eval_time, steps);
-            let start = first - range_ms;
+            let start = first.saturating_sub(range_ms);
             // The first multiple of the step at or after `start`.
-            let aligned = start.div_euclid(step_ms) * step_ms;
+            if step_ms <= 0 {
+                return Err(EngineError::BadData(
+                    "zero or negative subquery step widths are not accepted".into(),
+                ));
+            }
+            let aligned = start.div_euclid(step_ms).saturating_mul(step_ms);
             let aligned = if aligned < start {
-                aligned + step_ms
+                aligned.saturating_add(step_ms)
             } else {
                 aligned
             };
@@ -253,7 +264,13 @@ impl<'a> Planner<'a> {
         let time = self.eval_time(&selector.time);
         let (first, last) = self.eval_span(time, steps);
         let lookback = self.ctx.options.lookback_delta_ms;
-        let data = self.select(selector, first - lookback + 1, last).await?;
+        let data = self
+            .select(
+                selector,
+                first.saturating_sub(lookback).saturating_add(1),
+                last,
+            )
+            .await?;
         Ok(Box::new(VectorScan::new(
             self.ctx.clone(),
             steps,
@@ -603,7 +620,12 @@ impl Planner<'_> {
                     matchers,
                     time: TimeModifier::default(),
                 };
-                self.select(&selector, first - lookback + 1, last).await?
+                self.select(
+                    &selector,
+                    first.saturating_sub(lookback).saturating_add(1),
+                    last,
+                )
+                .await?
             }
             None => Vec::new(),
         };

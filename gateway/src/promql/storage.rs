@@ -102,7 +102,8 @@ impl<S: Store> Storage for StoreStorage<S> {
 /// requested range.
 pub fn trim_to_range(timestamps: &mut Vec<i64>, values: &mut Vec<f64>, min: i64, max: i64) {
     let start = timestamps.partition_point(|&t| t < min);
-    let end = timestamps.partition_point(|&t| t <= max);
+    // An empty range (min > max) keeps nothing.
+    let end = timestamps.partition_point(|&t| t <= max).max(start);
     timestamps.truncate(end);
     values.truncate(end);
     timestamps.drain(..start);

@@ -117,6 +117,21 @@ pub fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers.iter().all(|m| m.matches_labels(labels))
 }
 
+/// Settles the matchers on a store's external labels, which its backend does not hold:
+/// `None` when one rejects them (the store has no matching series), else the matchers left
+/// for the backend.
+pub fn without_external(external: &Labels, matchers: &[Matcher]) -> Option<Vec<Matcher>> {
+    let mut rest = Vec::with_capacity(matchers.len());
+    for matcher in matchers {
+        match external.get(matcher.name()) {
+            Some(value) if matcher.matches(value) => {}
+            Some(_) => return None,
+            None => rest.push(matcher.clone()),
+        }
+    }
+    Some(rest)
+}
+
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}{:?}", self.name, self.op().as_str(), self.value)
@@ -156,6 +171,19 @@ mod tests {
         assert!(m(MatchOp::Regex, "a?").matches_labels(&labels));
         assert!(!m(MatchOp::Regex, "a+").matches_labels(&labels));
         assert!(m(MatchOp::NotEqual, "v").matches_labels(&labels));
+    }
+
+    #[test]
+    fn external_label_matchers_are_settled() {
+        let external = Labels::from_pairs([("region", "eu")]);
+        let job = m(MatchOp::Equal, "x");
+        let eu = Matcher::new(MatchOp::Regex, "region", "e.*").unwrap();
+        let us = Matcher::equal("region", "us");
+        assert_eq!(
+            without_external(&external, &[eu, job.clone()]),
+            Some(vec![job])
+        );
+        assert_eq!(without_external(&external, &[us]), None);
     }
 
     #[test]

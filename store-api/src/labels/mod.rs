@@ -2,7 +2,7 @@
 
 mod matcher;
 
-pub use matcher::{MatchOp, Matcher, matches_all};
+pub use matcher::{MatchOp, Matcher, matches_all, without_external};
 
 use std::fmt;
 

@@ -9,7 +9,7 @@ pub use prometheus::{PrometheusClient, TsdbStatus, selector};
 use crate::chunk::ChunkEncoding;
 use crate::convert;
 use crate::error::StoreError;
-use crate::labels::{Label, Labels, METRIC_NAME, MatchOp, Matcher};
+use crate::labels::{Label, Labels, METRIC_NAME, MatchOp, Matcher, without_external};
 use crate::store::{
     Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, RawChunk, SeriesData,
     SeriesFrame, SeriesRequest, SeriesStream, Store, StoreInfo,
@@ -28,14 +28,6 @@ pub struct SidecarStore {
     /// The external labels last read from Prometheus' configuration; refreshed by every Info.
     external_labels: RwLock<Option<Labels>>,
     max_answer_bytes: usize,
-}
-
-/// What the matchers say once the external labels are taken into account.
-enum Selection {
-    /// A matcher rejects the external labels: this Prometheus has no matching series.
-    Nothing,
-    /// The matchers to send to Prometheus (those on external labels are settled here).
-    Send(Vec<Matcher>),
 }
 
 impl SidecarStore {
@@ -66,19 +58,6 @@ impl SidecarStore {
             Some(labels) => Ok(labels),
             None => self.refresh_external_labels().await,
         }
-    }
-
-    /// Prometheus' TSDB does not hold the external labels: matchers on them are decided here.
-    fn select(external: &Labels, matchers: &[Matcher]) -> Selection {
-        let mut send = Vec::with_capacity(matchers.len());
-        for matcher in matchers {
-            match external.get(matcher.name()) {
-                Some(value) if matcher.matches(value) => {}
-                Some(_) => return Selection::Nothing,
-                None => send.push(matcher.clone()),
-            }
-        }
-        Selection::Send(send)
     }
 
     /// Reads one remote-read answer into series, joining the parts of a series that
@@ -157,14 +136,17 @@ fn chunks_from_prompb(chunks: Vec<prompb::Chunk>) -> Result<Vec<RawChunk>, Store
         .collect()
 }
 
-/// Adds the external label names/values a label API answer lacks, then drops replica labels.
+/// Adds the external label names a label API answer lacks, then drops replica labels.
 fn with_external(
     mut values: Vec<String>,
     external: impl Iterator<Item = String>,
     without: &[String],
     limit: usize,
 ) -> LabelsResponse {
-    values.extend(external);
+    // External labels exist only on series: none matched, none to add.
+    if !values.is_empty() {
+        values.extend(external);
+    }
     values.retain(|v| !without.contains(v));
     LabelsResponse::from_unsorted(values, limit)
 }
@@ -195,9 +177,9 @@ impl Store for SidecarStore {
 
     async fn series(&self, request: SeriesRequest) -> Result<SeriesStream, StoreError> {
         let external = self.external_labels().await?;
-        let matchers = match Self::select(&external, &request.matchers) {
-            Selection::Nothing => return Ok(stream::empty().boxed()),
-            Selection::Send(matchers) => matchers,
+        // Prometheus' TSDB does not hold the external labels: matchers on them end here.
+        let Some(matchers) = without_external(&external, &request.matchers) else {
+            return Ok(stream::empty().boxed());
         };
         let mut series = self.read_series(&request, &external, &matchers).await?;
         // Prometheus sorts by its TSDB labels before adding external labels, and dropping
@@ -211,9 +193,8 @@ impl Store for SidecarStore {
 
     async fn label_names(&self, request: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
         let external = self.external_labels().await?;
-        let matchers = match Self::select(&external, &request.matchers) {
-            Selection::Nothing => return Ok(LabelsResponse::default()),
-            Selection::Send(matchers) => matchers,
+        let Some(matchers) = without_external(&external, &request.matchers) else {
+            return Ok(LabelsResponse::default());
         };
         let names = self
             .prometheus
@@ -236,9 +217,8 @@ impl Store for SidecarStore {
             return Ok(LabelsResponse::default());
         }
         let external = self.external_labels().await?;
-        let matchers = match Self::select(&external, &request.matchers) {
-            Selection::Nothing => return Ok(LabelsResponse::default()),
-            Selection::Send(matchers) => matchers,
+        let Some(matchers) = without_external(&external, &request.matchers) else {
+            return Ok(LabelsResponse::default());
         };
         let mut values = self
             .prometheus

@@ -130,9 +130,11 @@ impl PrometheusClient {
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StoreError> {
         let params = label_api_params(start, end, matchers);
-        // Label names are restricted to [a-zA-Z_][a-zA-Z0-9_]*, safe in a path.
-        self.get_api(&format!("/api/v1/label/{name}/values"), &params)
-            .await
+        self.get_api(
+            &format!("/api/v1/label/{}/values", path_label_name(name)),
+            &params,
+        )
+        .await
     }
 
     /// Starts a streamed remote read of one query; the answer's frames come from
@@ -340,6 +342,27 @@ fn go_quote(s: &str) -> String {
     out
 }
 
+/// A label name for the URL path: legacy names as they are, others escaped the way
+/// Prometheus reads them (`U__` + `_` doubled + other characters as `_<hex>_`).
+fn path_label_name(name: &str) -> String {
+    let legacy = name
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    if legacy && !name.is_empty() {
+        return name.to_string();
+    }
+    let mut out = String::from("U__");
+    for c in name.chars() {
+        match c {
+            '_' => out.push_str("__"),
+            c if c.is_ascii_alphanumeric() => out.push(c),
+            c => out.push_str(&format!("_{:x}_", c as u32)),
+        }
+    }
+    out
+}
+
 /// An error with its causes, e.g. "error sending request: connection refused".
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
@@ -363,6 +386,13 @@ mod tests {
             Matcher::new(MatchOp::Regex, "b", "c|d\n").unwrap(),
         ];
         assert_eq!(selector(&matchers), r#"{a="x\"y\\",b=~"c|d\n"}"#);
+    }
+
+    #[test]
+    fn label_names_in_paths_are_escaped_when_not_legacy() {
+        assert_eq!(path_label_name("job"), "job");
+        assert_eq!(path_label_name("service.name"), "U__service_2e_name");
+        assert_eq!(path_label_name("a_b.c"), "U__a__b_2e_c");
     }
 
     #[test]

@@ -28,7 +28,8 @@ impl Steps {
         if self.end < self.start {
             return 0;
         }
-        ((self.end - self.start) / self.step) as usize + 1
+        let span = i128::from(self.end) - i128::from(self.start);
+        usize::try_from(span / i128::from(self.step)).map_or(usize::MAX, |n| n.saturating_add(1))
     }
 
     pub fn time(&self, index: usize) -> i64 {

@@ -150,7 +150,7 @@ fn compose(outer: EvalTime, inner: EvalTime) -> EvalTime {
     };
     match at_ms {
         Some(at) => EvalTime {
-            at_ms: Some(at - offset_ms),
+            at_ms: Some(at.saturating_sub(offset_ms)),
             offset_ms: 0,
         },
         None => EvalTime { at_ms, offset_ms },

@@ -121,7 +121,7 @@ impl Operator for RangeFunctionOp {
         for (step, step_args) in (self.next_step..end).zip(&args) {
             let t = self.steps.time(step);
             let te = self.source.time.at(t);
-            let range_start = te - self.source.range_ms;
+            let range_start = te.saturating_sub(self.source.range_ms);
             let mut out = StepVector::new(t);
             for id in 0..self.source.series.len() {
                 let ts = &self.source.timestamps[id];

@@ -16,7 +16,9 @@ pub struct EvalTime {
 
 impl EvalTime {
     pub fn at(&self, step_time: i64) -> i64 {
-        self.at_ms.unwrap_or(step_time) - self.offset_ms
+        self.at_ms
+            .unwrap_or(step_time)
+            .saturating_sub(self.offset_ms)
     }
 }
 
@@ -89,7 +91,7 @@ impl Operator for VectorScan {
                     continue;
                 }
                 let last = cursor - 1;
-                if ts[last] <= te - lookback {
+                if ts[last] <= te.saturating_sub(lookback) {
                     continue;
                 }
                 let value = series.values[last];

@@ -1,0 +1,897 @@
+//! Fault tests with real processes: a real `panoptes query` gateway, queried over HTTP, in front
+//! of real gRPC StoreAPI servers on loopback, some of them faulty — killed in the middle of an
+//! answer, hung, silent from the start, gone from DNS, or sending undecodable chunks. Partial
+//! response must give warnings naming the endpoint and the rest of the data, abort a
+//! Prometheus-shaped error naming it, nothing may hang past `--store.response-timeout`, and the
+//! gateway must keep serving afterwards.
+//!
+//! Needs the binary: `cargo build --bin panoptes`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use futures_util::TryStreamExt;
+use panoptes_tests::faults::{
+    Fault, FaultStore, Gateway, Proxy, Reply, SilentListener, StoreStatus, TestDns,
+};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use store_api::chunk::decode_into;
+use store_api::server::{RunningServer, spawn};
+use store_api::{Labels, MatchOp, Matcher, MemoryStore, SeriesFrame, SeriesRequest, Store};
+use tokio::sync::mpsc;
+
+/// No test may run longer than this, whatever happens.
+const TEST_LIMIT: Duration = Duration::from_secs(150);
+/// A query that does not touch a faulty endpoint answers well within this.
+const FAST: Duration = Duration::from_secs(1);
+/// What a query cut at the response timeout may take beyond it.
+const MARGIN: Duration = Duration::from_millis(1500);
+/// The gateway polls Info every 5 s (not a flag) with a 5 s timeout.
+const INFO_ROUND: Duration = Duration::from_secs(5);
+
+const QUERY: &str = "/api/v1/query";
+const QUERY_RANGE: &str = "/api/v1/query_range";
+const SERIES: &str = "/api/v1/series";
+const LABELS: &str = "/api/v1/labels";
+
+const INSTANT: [(&str, &str); 2] = [("query", "fault_test"), ("time", "300")];
+const RANGE: [(&str, &str); 4] = [
+    ("query", "fault_test"),
+    ("start", "0"),
+    ("end", "600"),
+    ("step", "60"),
+];
+const MATCH: [(&str, &str); 1] = [("match[]", "fault_test")];
+const ABORT: (&str, &str) = ("partial_response", "false");
+
+async fn bounded(test: impl Future<Output = ()>) {
+    tokio::time::timeout(TEST_LIMIT, test)
+        .await
+        .expect("the test ran past its time limit");
+}
+
+fn with<'a>(params: &[(&'a str, &'a str)], extra: (&'a str, &'a str)) -> Vec<(&'a str, &'a str)> {
+    let mut all = params.to_vec();
+    all.push(extra);
+    all
+}
+
+// ----- data ----------------------------------------------------------------------------------
+
+/// `fault_test{source=..., <extra>}` every 15 s over [0, 600 s], constant `value`.
+fn series(source: &str, extra: &[(&str, &str)], value: f64) -> (Labels, Vec<(i64, f64)>) {
+    let mut pairs = vec![("__name__", "fault_test"), ("source", source)];
+    pairs.extend_from_slice(extra);
+    let samples = (0..=40).map(|i| (i * 15_000, value)).collect();
+    (Labels::from_pairs(pairs), samples)
+}
+
+/// The healthy endpoint's data: `fault_test{source="healthy"} 1`.
+fn healthy_store() -> MemoryStore {
+    MemoryStore::new(Labels::new(), [series("healthy", &[], 1.0)])
+}
+
+/// 20 series `fault_test{source=<source>, n="00".."19"}` with `value`: enough frames that a
+/// stall after a few is in the middle of the answer.
+fn many(source: &str, value: f64) -> MemoryStore {
+    let numbers: Vec<String> = (0..20).map(|n| format!("{n:02}")).collect();
+    MemoryStore::new(
+        Labels::new(),
+        numbers
+            .iter()
+            .map(|n| series(source, &[("n", n.as_str())], value))
+            .collect::<Vec<_>>(),
+    )
+}
+
+async fn serve<S: Store>(store: Arc<S>) -> RunningServer {
+    spawn(store, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .expect("serving a store on loopback")
+}
+
+fn endpoint(addr: impl std::fmt::Display) -> String {
+    format!("--endpoint={addr}")
+}
+
+// ----- answers -------------------------------------------------------------------------------
+
+/// Instant or range result: number of series and values seen, by `source` label.
+fn by_source(reply: &Reply) -> BTreeMap<String, (usize, Vec<f64>)> {
+    let mut out: BTreeMap<String, (usize, Vec<f64>)> = BTreeMap::new();
+    let data = &reply.body["data"];
+    let results = match data["result"].as_array() {
+        Some(r) => r.clone(),
+        None => data.as_array().cloned().unwrap_or_default(), // /api/v1/series
+    };
+    for item in results {
+        let labels = if item["metric"].is_object() {
+            &item["metric"]
+        } else {
+            &item
+        };
+        let source = labels["source"].as_str().unwrap_or("").to_string();
+        let entry = out.entry(source).or_default();
+        entry.0 += 1;
+        let points: Vec<serde_json::Value> = if item["value"].is_array() {
+            vec![item["value"].clone()]
+        } else {
+            item["values"].as_array().cloned().unwrap_or_default()
+        };
+        entry.1.extend(
+            points
+                .iter()
+                .filter_map(|p| p[1].as_str()?.parse::<f64>().ok()),
+        );
+    }
+    out
+}
+
+fn sources(reply: &Reply) -> Vec<String> {
+    by_source(reply).into_keys().collect()
+}
+
+/// HTTP 200 `status: success`, data from the healthy endpoint(s), and a warning naming
+/// `address` with a reason after it.
+#[track_caller]
+fn assert_partial(reply: &Reply, address: &str, healthy: &[&str]) -> String {
+    assert!(
+        reply.is_success(),
+        "expected a partial answer: {}",
+        reply.body
+    );
+    let found = by_source(reply);
+    for source in healthy {
+        assert!(
+            found.contains_key(*source),
+            "data of {source:?} missing: {}",
+            reply.body
+        );
+    }
+    let warning = reply
+        .warnings()
+        .into_iter()
+        .find(|w| w.contains(address))
+        .unwrap_or_else(|| panic!("no warning names {address}: {}", reply.body));
+    let reason = warning.split_once(address).map_or("", |(_, r)| r);
+    assert!(
+        reason.trim_start_matches([':', ' ']).len() > 3,
+        "the warning gives no reason: {warning:?}"
+    );
+    warning
+}
+
+/// A Prometheus-shaped error naming `address`, with a status code Grafana reads.
+#[track_caller]
+fn assert_abort(reply: &Reply, address: &str) -> String {
+    assert!(
+        [400, 422, 503].contains(&reply.status),
+        "status {} is not one Grafana parses as a query error: {}",
+        reply.status,
+        reply.body
+    );
+    assert_eq!(reply.body["status"], "error", "{}", reply.body);
+    assert!(
+        reply.body["errorType"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "no errorType: {}",
+        reply.body
+    );
+    let error = reply.body["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error.contains(address),
+        "the error does not name {address}: {}",
+        reply.body
+    );
+    assert!(
+        reply.body.get("data").is_none(),
+        "an error carries no data: {}",
+        reply.body
+    );
+    error
+}
+
+/// 200, no warnings, exactly `expected` sources, quickly.
+#[track_caller]
+fn assert_clean(reply: &Reply, expected: &[&str]) {
+    assert!(reply.is_success(), "{}", reply.body);
+    assert!(
+        reply.warnings().is_empty(),
+        "unexpected warnings: {}",
+        reply.body
+    );
+    assert_eq!(sources(reply), expected, "{}", reply.body);
+    assert!(
+        reply.elapsed < FAST,
+        "took {:?} (more than {FAST:?})",
+        reply.elapsed
+    );
+}
+
+#[track_caller]
+fn assert_cut_at(reply: &Reply, timeout: Duration) {
+    assert!(
+        reply.elapsed >= timeout - Duration::from_millis(100) && reply.elapsed <= timeout + MARGIN,
+        "took {:?}; expected the response timeout {timeout:?} (+ at most {MARGIN:?})",
+        reply.elapsed
+    );
+}
+
+fn is_healthy(s: Option<&StoreStatus>) -> bool {
+    s.is_some_and(|s| s.healthy && s.last_error.is_none())
+}
+
+fn is_unhealthy(s: Option<&StoreStatus>) -> bool {
+    s.is_some_and(|s| !s.healthy && s.last_error.is_some())
+}
+
+// ----- 1. an endpoint killed in the middle of its answer ------------------------------------
+
+/// Waits until `n` Series answers have stalled (each after sending 5 series), lets their
+/// frames reach the wire, then kills every connection of `proxy`: the endpoint's process dies
+/// in the middle of `n` answers.
+async fn kill_after_stalls(stalls: &mut mpsc::UnboundedReceiver<()>, n: usize, proxy: &Proxy) {
+    for i in 0..n {
+        tokio::time::timeout(Duration::from_secs(10), stalls.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {i} of {n} answers reached the endpoint"))
+            .expect("the store is alive");
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let open = proxy.kill_connections();
+    assert!(open > 0, "nothing to kill: the gateway was not connected");
+}
+
+/// The faulty endpoint sends 5 of its 20 series, then its process dies: every connection to it
+/// closes at once (a proxy in front of the real server drops them; it keeps listening, as a
+/// process restarted by its supervisor). Partial response: 200, the healthy data, a warning
+/// naming the endpoint and the reason; abort: an error naming it — for instant and range
+/// queries and the series API, within a fraction of the response timeout. Then the process
+/// stays dead; Info marks it unhealthy, and the gateway answers cleanly from the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_killed_mid_stream() {
+    bounded(async {
+        let healthy = serve(Arc::new(healthy_store())).await;
+        let (dying_store, mut stalls) = FaultStore::new(many("dying", 2.0), Fault::StallAfter(5));
+        let dying = serve(dying_store.clone()).await;
+        let proxy = Proxy::start(dying.addr).await;
+        let address = proxy.addr().to_string();
+        let response_timeout = Duration::from_secs(10);
+        let gateway = Gateway::start(&[
+            endpoint(healthy.addr),
+            endpoint(&address),
+            "--store.response-timeout=10s".into(),
+        ])
+        .await;
+        gateway
+            .wait_for_store(&address, INFO_ROUND * 3, "healthy", is_healthy)
+            .await;
+
+        // Partial response (the default), instant query.
+        let (reply, ()) = tokio::join!(
+            gateway.get(QUERY, &INSTANT),
+            kill_after_stalls(&mut stalls, 1, &proxy),
+        );
+        let warning = assert_partial(&reply, &address, &["healthy"]);
+        assert!(
+            reply.elapsed < response_timeout / 2,
+            "a dead connection must be noticed at once, not at the response timeout: {:?}",
+            reply.elapsed
+        );
+        println!(
+            "killed, partial: {:?}, warning {warning:?}, data {:?}",
+            reply.elapsed,
+            by_source(&reply)
+        );
+
+        // The process restarted (the proxy listens again): once the gateway has reconnected
+        // (its next Info poll), four requests at once, and the process dies in the middle of
+        // all four answers.
+        let reconnected = proxy.wait_for_connection(INFO_ROUND * 2).await;
+        println!("the gateway reconnected after {reconnected:?}");
+        let abort_instant = with(&INSTANT, ABORT);
+        let abort_series = with(&MATCH, ABORT);
+        let (abort, range, series, series_abort, ()) = tokio::join!(
+            gateway.get(QUERY, &abort_instant),
+            gateway.get(QUERY_RANGE, &RANGE),
+            gateway.get(SERIES, &MATCH),
+            gateway.get(SERIES, &abort_series),
+            kill_after_stalls(&mut stalls, 4, &proxy),
+        );
+        assert_eq!(proxy.kills(), 2);
+        for reply in [&range, &series] {
+            let warning = assert_partial(reply, &address, &["healthy"]);
+            assert!(reply.elapsed < response_timeout / 2, "{:?}", reply.elapsed);
+            println!("killed, partial: {:?}, {warning:?}", reply.elapsed);
+        }
+        assert_eq!(by_source(&range)["healthy"], (1, vec![1.0; 11]));
+        for reply in [&abort, &series_abort] {
+            let error = assert_abort(reply, &address);
+            assert!(reply.elapsed < response_timeout / 2, "{:?}", reply.elapsed);
+            println!(
+                "killed, abort: {} in {:?}: {error}",
+                reply.status, reply.elapsed
+            );
+        }
+
+        // The process is gone for good: Info fails, the endpoint is not queried any more.
+        proxy.shutdown();
+        let took = gateway
+            .wait_for_store(&address, INFO_ROUND * 3, "unhealthy", is_unhealthy)
+            .await;
+        let status = gateway.store(&address).await.unwrap();
+        println!("dead endpoint unhealthy after {took:?}: {status:?}");
+
+        // The gateway keeps serving, partial or not.
+        assert_clean(&gateway.get(QUERY, &INSTANT).await, &["healthy"]);
+        assert_clean(
+            &gateway.get(QUERY, &with(&INSTANT, ABORT)).await,
+            &["healthy"],
+        );
+        let reply = gateway.get(QUERY_RANGE, &with(&RANGE, ABORT)).await;
+        assert_clean(&reply, &["healthy"]);
+        assert_eq!(by_source(&reply)["healthy"], (1, vec![1.0; 11]));
+        assert_clean(&gateway.get(SERIES, &MATCH).await, &["healthy"]);
+        let labels = gateway.get(LABELS, &[]).await;
+        assert!(
+            labels.is_success() && labels.warnings().is_empty(),
+            "{}",
+            labels.body
+        );
+        assert!(
+            labels.body["data"]
+                .as_array()
+                .unwrap()
+                .contains(&"source".into())
+        );
+    })
+    .await;
+}
+
+// ----- 2. endpoints that never answer --------------------------------------------------------
+
+/// An endpoint that accepts TCP connections and never speaks HTTP/2: its first Info times out,
+/// so it is unhealthy before the gateway serves its first query, `/api/v1/stores` shows it
+/// with its error, and no query waits for it — partial or not, every API answers at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_endpoint_is_unhealthy_and_never_queried() {
+    bounded(async {
+        let healthy = serve(Arc::new(healthy_store())).await;
+        let silent = SilentListener::start().await;
+        let address = silent.addr().to_string();
+        let started = Instant::now();
+        let gateway = Gateway::start(&[
+            endpoint(healthy.addr),
+            endpoint(&address),
+            "--store.response-timeout=2s".into(),
+        ])
+        .await;
+        println!(
+            "gateway up after {:?} (its first Info round waits for the silent endpoint)",
+            started.elapsed()
+        );
+        assert!(silent.accepted() >= 1, "the gateway never connected");
+
+        let status = gateway
+            .store(&address)
+            .await
+            .expect("listed in /api/v1/stores");
+        println!("silent endpoint: {status:?}");
+        assert!(is_unhealthy(Some(&status)), "{status:?}");
+        assert!(
+            gateway
+                .store(&healthy.addr.to_string())
+                .await
+                .is_some_and(|s| s.healthy),
+            "the healthy endpoint"
+        );
+
+        for abort in [false, true] {
+            let extra = if abort {
+                ABORT
+            } else {
+                ("partial_response", "true")
+            };
+            let reply = gateway.get(QUERY, &with(&INSTANT, extra)).await;
+            assert_clean(&reply, &["healthy"]);
+            assert_eq!(by_source(&reply)["healthy"], (1, vec![1.0]));
+            let reply = gateway.get(QUERY_RANGE, &with(&RANGE, extra)).await;
+            assert_clean(&reply, &["healthy"]);
+            assert_clean(
+                &gateway.get(SERIES, &with(&MATCH, extra)).await,
+                &["healthy"],
+            );
+            let labels = gateway.get(LABELS, &[extra]).await;
+            assert!(
+                labels.is_success() && labels.warnings().is_empty() && labels.elapsed < FAST,
+                "{:?} {}",
+                labels.elapsed,
+                labels.body
+            );
+            let values = gateway.get("/api/v1/label/source/values", &[extra]).await;
+            assert_eq!(values.body["data"], serde_json::json!(["healthy"]));
+            assert!(values.elapsed < FAST, "{:?}", values.elapsed);
+        }
+    })
+    .await;
+}
+
+/// An endpoint healthy by Info whose Series answer stops after 3 frames and never ends: the
+/// query is cut `--store.response-timeout` (2 s) after the last frame, with a warning
+/// (partial) or an error (abort), for instant queries and the series API alike. Info still
+/// works, so the endpoint stays in; once it answers again the gateway uses it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_hung_mid_answer_is_cut_at_response_timeout() {
+    bounded(async {
+        let timeout = Duration::from_secs(2);
+        let healthy = serve(Arc::new(healthy_store())).await;
+        let (store, mut stalls) = FaultStore::new(many("stuck", 2.0), Fault::StallAfter(3));
+        let stuck = serve(store.clone()).await;
+        let address = stuck.addr.to_string();
+        let gateway = Gateway::start(&[
+            endpoint(healthy.addr),
+            endpoint(&address),
+            "--store.response-timeout=2s".into(),
+        ])
+        .await;
+        gateway
+            .wait_for_store(&address, INFO_ROUND * 3, "healthy", is_healthy)
+            .await;
+
+        // All at once: each is cut at the timeout, not one after the other.
+        let started = Instant::now();
+        let abort_instant = with(&INSTANT, ABORT);
+        let abort_series = with(&MATCH, ABORT);
+        let (partial, abort, range, series, series_abort) = tokio::join!(
+            gateway.get(QUERY, &INSTANT),
+            gateway.get(QUERY, &abort_instant),
+            gateway.get(QUERY_RANGE, &RANGE),
+            gateway.get(SERIES, &MATCH),
+            gateway.get(SERIES, &abort_series),
+        );
+        println!("5 concurrent requests done in {:?}", started.elapsed());
+        let mut stalled = 0;
+        while stalls.try_recv().is_ok() {
+            stalled += 1;
+        }
+        assert_eq!(stalled, 5, "every request met the stall");
+
+        for reply in [&partial, &range, &series] {
+            let warning = assert_partial(reply, &address, &["healthy"]);
+            assert!(
+                warning.contains("2s"),
+                "the warning names the timeout: {warning}"
+            );
+            assert_cut_at(reply, timeout);
+            println!("hung, partial: {:?}, {warning:?}", reply.elapsed);
+        }
+        for reply in [&abort, &series_abort] {
+            let error = assert_abort(reply, &address);
+            assert_cut_at(reply, timeout);
+            println!(
+                "hung, abort: {} in {:?}: {error}",
+                reply.status, reply.elapsed
+            );
+        }
+
+        // Info never failed: still healthy. Once it answers whole again it is used again.
+        assert!(is_healthy(gateway.store(&address).await.as_ref()));
+        store.set_fault(Fault::None);
+        let reply = gateway.get(QUERY, &with(&INSTANT, ABORT)).await;
+        assert_clean(&reply, &["healthy", "stuck"]);
+        assert_eq!(by_source(&reply)["stuck"], (20, vec![2.0; 20]));
+        assert_clean(&gateway.get(SERIES, &MATCH).await, &["healthy", "stuck"]);
+    })
+    .await;
+}
+
+/// An endpoint that freezes (SIGSTOP, a network black hole: connections stay open, no byte
+/// moves) while healthy: queries, series and label calls already routed to it are cut at the
+/// response timeout with a warning or an error; the next Info round times out, the endpoint
+/// turns unhealthy in `/api/v1/stores`, and from then on queries answer at once without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_endpoint_is_cut_at_response_timeout_then_dropped() {
+    bounded(async {
+        let timeout = Duration::from_secs(2);
+        let healthy = serve(Arc::new(healthy_store())).await;
+        let (store, _stalls) = FaultStore::new(many("frozen", 3.0), Fault::None);
+        let server = serve(store).await;
+        let proxy = Proxy::start(server.addr).await;
+        let address = proxy.addr().to_string();
+        let gateway = Gateway::start(&[
+            endpoint(healthy.addr),
+            endpoint(&address),
+            "--store.response-timeout=2s".into(),
+        ])
+        .await;
+        gateway
+            .wait_for_store(&address, INFO_ROUND * 3, "healthy", is_healthy)
+            .await;
+        assert_clean(&gateway.get(QUERY, &INSTANT).await, &["frozen", "healthy"]);
+
+        proxy.freeze().await;
+        let frozen_at = Instant::now();
+        // Concurrently, so that all of them run before the next Info round can notice (Info
+        // has a 5 s timeout, so the endpoint stays "healthy" at least 5 s after the freeze).
+        let abort_instant = with(&INSTANT, ABORT);
+        let abort_range = with(&RANGE, ABORT);
+        let (partial, abort, range, range_abort, series, labels, labels_abort) = tokio::join!(
+            gateway.get(QUERY, &INSTANT),
+            gateway.get(QUERY, &abort_instant),
+            gateway.get(QUERY_RANGE, &RANGE),
+            gateway.get(QUERY_RANGE, &abort_range),
+            gateway.get(SERIES, &MATCH),
+            gateway.get(LABELS, &[]),
+            gateway.get(LABELS, &[ABORT]),
+        );
+        println!("7 concurrent requests done in {:?}", frozen_at.elapsed());
+        for reply in [&partial, &range, &series] {
+            let warning = assert_partial(reply, &address, &["healthy"]);
+            assert_cut_at(reply, timeout);
+            println!("frozen, partial: {:?}, {warning:?}", reply.elapsed);
+        }
+        assert!(labels.is_success(), "{}", labels.body);
+        assert!(
+            labels.warnings().iter().any(|w| w.contains(&address)),
+            "{}",
+            labels.body
+        );
+        assert_cut_at(&labels, timeout);
+        for reply in [&abort, &range_abort, &labels_abort] {
+            let error = assert_abort(reply, &address);
+            assert_cut_at(reply, timeout);
+            println!(
+                "frozen, abort: {} in {:?}: {error}",
+                reply.status, reply.elapsed
+            );
+        }
+
+        let took = gateway
+            .wait_for_store(&address, INFO_ROUND * 4, "unhealthy", is_unhealthy)
+            .await;
+        let status = gateway.store(&address).await.unwrap();
+        println!(
+            "frozen endpoint unhealthy {:?} after the freeze: {status:?}",
+            frozen_at.elapsed()
+        );
+        assert!(took + Duration::from_millis(500) >= INFO_ROUND - timeout);
+
+        for extra in [("partial_response", "true"), ABORT] {
+            let reply = gateway.get(QUERY, &with(&INSTANT, extra)).await;
+            assert_clean(&reply, &["healthy"]);
+            assert_eq!(by_source(&reply)["healthy"], (1, vec![1.0]));
+            assert_clean(
+                &gateway.get(SERIES, &with(&MATCH, extra)).await,
+                &["healthy"],
+            );
+            let labels = gateway.get(LABELS, &[extra]).await;
+            assert!(
+                labels.is_success() && labels.warnings().is_empty() && labels.elapsed < FAST,
+                "{:?} {}",
+                labels.elapsed,
+                labels.body
+            );
+        }
+    })
+    .await;
+}
+
+// ----- 3. an endpoint whose DNS name stops resolving -----------------------------------------
+
+/// `--endpoint=dns+store.test:<port>` through a DNS server the test controls
+/// (`--endpoint.dns-server`). The name disappears: the endpoint, still answering Info, stays
+/// (a DNS blip must not drop a store; endpoints.rs: "one no longer discovered stays while it
+/// answered Info within `unhealthy_timeout`"), past the unhealthy timeout. Then its process
+/// dies too: queries keep answering without hanging, and the endpoint leaves
+/// `/api/v1/stores` once it has not answered Info for the unhealthy timeout. Name and server
+/// back: it is used again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_gone_from_dns_leaves_after_unhealthy_timeout() {
+    bounded(async {
+        // Longer than the 5 s Info interval, so that the endpoint's removal is seen across
+        // several discovery rounds (a shorter timeout is tested below).
+        let unhealthy_timeout = Duration::from_secs(8);
+        let name = "store.test";
+        let dns = TestDns::start().await;
+        dns.set(name, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        let healthy = serve(Arc::new(healthy_store())).await;
+        let dns_store = Arc::new(MemoryStore::new(Labels::new(), [series("dns", &[], 4.0)]));
+        // The store's process: a real server behind a proxy that can make it vanish at once.
+        let server = serve(dns_store.clone()).await;
+        let proxy = Proxy::start(server.addr).await;
+        let port = proxy.addr().port();
+        let address = format!("127.0.0.1:{port}");
+        let gateway = Gateway::start(&[
+            format!("--endpoint=dns+{name}:{port}"),
+            endpoint(healthy.addr),
+            format!("--endpoint.dns-server={}", dns.addr()),
+            "--store.unhealthy-timeout=8s".into(),
+            "--store.response-timeout=2s".into(),
+        ])
+        .await;
+        gateway
+            .wait_for_store(&address, INFO_ROUND * 3, "healthy", is_healthy)
+            .await;
+        let reply = gateway.get(QUERY, &INSTANT).await;
+        assert_clean(&reply, &["dns", "healthy"]);
+        assert_eq!(by_source(&reply)["dns"], (1, vec![4.0]));
+
+        // The name goes away; the server still answers.
+        dns.remove(name);
+        let removed_at = Instant::now();
+        let asked = dns.a_questions(name);
+        let last = wait_for_late_lookups(&dns, name, removed_at, unhealthy_timeout).await;
+        let status = gateway.store(&address).await;
+        println!(
+            "{:?} after the name went away ({} lookups): {status:?}",
+            removed_at.elapsed(),
+            last - asked
+        );
+        assert!(
+            is_healthy(status.as_ref()),
+            "an endpoint gone from DNS but answering Info must stay: {status:?}"
+        );
+        assert_clean(&gateway.get(QUERY, &INSTANT).await, &["dns", "healthy"]);
+
+        // Now its process dies too.
+        proxy.shutdown();
+        let stopped_at = Instant::now();
+        wait_refused(server_addr(port)).await;
+        let reply = gateway.get(QUERY, &INSTANT).await;
+        assert!(reply.is_success(), "{}", reply.body);
+        assert_eq!(sources(&reply), ["healthy"], "{}", reply.body);
+        assert!(reply.elapsed < FAST, "no hang: {:?}", reply.elapsed);
+        println!(
+            "right after the stop: {:?}, warnings {:?}",
+            reply.elapsed,
+            reply.warnings()
+        );
+
+        let mut seen_unhealthy = false;
+        let gone = gateway
+            .wait_for_store(
+                &address,
+                unhealthy_timeout + INFO_ROUND * 3,
+                "removed",
+                |s| {
+                    seen_unhealthy |= is_unhealthy(s);
+                    s.is_none()
+                },
+            )
+            .await;
+        println!("left /api/v1/stores {gone:?} after its server stopped");
+        assert!(seen_unhealthy, "it showed as unhealthy before leaving");
+        assert!(
+            stopped_at.elapsed() + INFO_ROUND + Duration::from_secs(1) >= unhealthy_timeout,
+            "left before the unhealthy timeout: {:?}",
+            stopped_at.elapsed()
+        );
+
+        for extra in [("partial_response", "true"), ABORT] {
+            assert_clean(
+                &gateway.get(QUERY, &with(&INSTANT, extra)).await,
+                &["healthy"],
+            );
+            let only_dns = [
+                ("query", "fault_test{source=\"dns\"}"),
+                ("time", "300"),
+                extra,
+            ];
+            let reply = gateway.get(QUERY, &only_dns).await;
+            assert_clean(&reply, &[]);
+            assert_eq!(reply.body["data"]["result"], serde_json::json!([]));
+            assert_clean(
+                &gateway.get(SERIES, &with(&MATCH, extra)).await,
+                &["healthy"],
+            );
+        }
+
+        // Back in DNS and serving: used again.
+        let _restarted = spawn(dns_store, server_addr(port))
+            .await
+            .expect("restarting the store on its port");
+        dns.set(name, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        let back = gateway
+            .wait_for_store(&address, INFO_ROUND * 3, "back", is_healthy)
+            .await;
+        println!("back after {back:?}");
+        assert_clean(&gateway.get(QUERY, &INSTANT).await, &["dns", "healthy"]);
+    })
+    .await;
+}
+
+/// Waits for a discovery round that starts more than `timeout` after `removed_at` (its lookup
+/// of `name` reaches the DNS server), and for the round after it, so that the first one has
+/// applied its result. Returns the number of A questions for `name` so far.
+async fn wait_for_late_lookups(
+    dns: &TestDns,
+    name: &str,
+    removed_at: Instant,
+    timeout: Duration,
+) -> usize {
+    let deadline = removed_at + timeout + INFO_ROUND * 4;
+    let mut late_rounds = 0;
+    let mut last = dns.a_questions(name);
+    while late_rounds < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway stopped resolving {name}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = dns.a_questions(name);
+        if now > last && removed_at.elapsed() > timeout {
+            late_rounds += 1;
+        }
+        last = now;
+    }
+    last
+}
+
+/// The documented rule with an unhealthy timeout shorter than the Info interval: an endpoint
+/// gone from DNS but answering every Info poll stays (the set is pruned right after each Info
+/// round, so the last good Info is fresh when compared with the timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_gone_from_dns_but_answering_stays_with_short_unhealthy_timeout() {
+    bounded(async {
+        let unhealthy_timeout = Duration::from_secs(3);
+        let name = "store.test";
+        let dns = TestDns::start().await;
+        dns.set(name, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        let server = serve(Arc::new(MemoryStore::new(
+            Labels::new(),
+            [series("dns", &[], 4.0)],
+        )))
+        .await;
+        let port = server.addr.port();
+        let address = format!("127.0.0.1:{port}");
+        let gateway = Gateway::start(&[
+            format!("--endpoint=dns+{name}:{port}"),
+            format!("--endpoint.dns-server={}", dns.addr()),
+            "--store.unhealthy-timeout=3s".into(),
+        ])
+        .await;
+        gateway
+            .wait_for_store(&address, INFO_ROUND * 3, "healthy", is_healthy)
+            .await;
+        dns.remove(name);
+        let removed_at = Instant::now();
+        wait_for_late_lookups(&dns, name, removed_at, unhealthy_timeout).await;
+        let status = gateway.store(&address).await;
+        assert!(
+            is_healthy(status.as_ref()),
+            "an endpoint gone from DNS but answering Info must stay: {status:?}"
+        );
+        assert_clean(&gateway.get(QUERY, &INSTANT).await, &["dns"]);
+    })
+    .await;
+}
+
+fn server_addr(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// Waits until connecting to `addr` fails (its server has stopped listening).
+async fn wait_refused(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{addr} still accepts connections"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+// ----- 4. an endpoint that sends undecodable chunks ------------------------------------------
+
+/// The faulty endpoint's chunks are truncated or random. It holds its own series and the `b`
+/// replica of a series whose `a` replica is on the healthy endpoint. Partial response: a
+/// warning naming the endpoint and the decode error, the healthy data (the shared series from
+/// replica `a` alone); abort: an error naming it. The series API needs no chunks and answers
+/// in full; once the chunks are good again, everything is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_chunks_give_a_warning_naming_the_endpoint() {
+    bounded(async {
+        let healthy = serve(Arc::new(MemoryStore::new(
+            Labels::new(),
+            [
+                series("healthy", &[], 1.0),
+                series("shared", &[("replica", "a")], 3.0),
+            ],
+        )))
+        .await;
+        let (store, _stalls) = FaultStore::new(
+            MemoryStore::new(
+                Labels::new(),
+                [
+                    series("garbage", &[], 2.0),
+                    series("shared", &[("replica", "b")], 3.0),
+                ],
+            ),
+            Fault::GarbageChunks,
+        );
+        // The premise: none of the chunks it sends can be decoded.
+        let everything = SeriesRequest {
+            min_time: 0,
+            max_time: 600_000,
+            matchers: vec![Matcher::new(MatchOp::Equal, "__name__", "fault_test").unwrap()],
+            ..Default::default()
+        };
+        let frames: Vec<SeriesFrame> = store
+            .series(everything)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(frames.len(), 2);
+        for frame in &frames {
+            let SeriesFrame::Series(s) = frame else {
+                panic!("{frame:?}")
+            };
+            for chunk in &s.chunks {
+                let (mut ts, mut vs) = (Vec::new(), Vec::new());
+                let err = decode_into(&chunk.data, &mut ts, &mut vs).unwrap_err();
+                println!("garbage chunk of {}: {err}", s.labels);
+            }
+        }
+        let garbage = serve(store.clone()).await;
+        let address = garbage.addr.to_string();
+        let gateway = Gateway::start(&[
+            endpoint(healthy.addr),
+            endpoint(&address),
+            "--query.replica-label=replica".into(),
+            "--store.response-timeout=2s".into(),
+        ])
+        .await;
+        gateway
+            .wait_for_store(&address, INFO_ROUND * 3, "healthy", is_healthy)
+            .await;
+
+        let reply = gateway.get(QUERY, &INSTANT).await;
+        println!("garbage, partial: {} {}", reply.status, reply.body);
+        let warning = assert_partial(&reply, &address, &["healthy", "shared"]);
+        assert!(
+            warning.to_lowercase().contains("chunk"),
+            "the warning names the decode error: {warning}"
+        );
+        assert_eq!(sources(&reply), ["healthy", "shared"], "{}", reply.body);
+        assert_eq!(by_source(&reply)["shared"], (1, vec![3.0]));
+        assert!(reply.elapsed < FAST, "{:?}", reply.elapsed);
+
+        let reply = gateway.get(QUERY_RANGE, &RANGE).await;
+        assert_partial(&reply, &address, &["healthy", "shared"]);
+        assert_eq!(by_source(&reply)["shared"], (1, vec![3.0; 11]));
+
+        let reply = gateway.get(QUERY, &with(&INSTANT, ABORT)).await;
+        let error = assert_abort(&reply, &address);
+        println!("garbage, abort: {} {error}", reply.status);
+        let reply = gateway.get(QUERY_RANGE, &with(&RANGE, ABORT)).await;
+        assert_abort(&reply, &address);
+
+        // Labels only: nothing to decode.
+        let reply = gateway.get(SERIES, &with(&MATCH, ABORT)).await;
+        assert_clean(&reply, &["garbage", "healthy", "shared"]);
+
+        // The gateway keeps serving; a selector that leaves out the bad series is clean, and
+        // once the endpoint sends good chunks again everything is back.
+        let only_healthy = [
+            ("query", "fault_test{source=\"healthy\"}"),
+            ("time", "300"),
+            ABORT,
+        ];
+        let reply = gateway.get(QUERY, &only_healthy).await;
+        assert_clean(&reply, &["healthy"]);
+        assert_eq!(by_source(&reply)["healthy"], (1, vec![1.0]));
+        store.set_fault(Fault::None);
+        let reply = gateway.get(QUERY, &with(&INSTANT, ABORT)).await;
+        assert_clean(&reply, &["garbage", "healthy", "shared"]);
+        assert_eq!(by_source(&reply)["garbage"], (1, vec![2.0]));
+        assert_eq!(by_source(&reply)["shared"], (1, vec![3.0]));
+    })
+    .await;
+}

@@ -1,0 +1,449 @@
+//! The global view over a real HA pair: two Prometheus 2.42 replicas with the same data
+//! behind two `panoptes sidecar`s, external labels `cluster="eu"` and `replica="a"|"b"`, and a
+//! `panoptes query --query.replica-label=replica` over both. A third Prometheus holds the full
+//! data with only `cluster="eu"`: the gateway must answer every query as that one does.
+//!
+//! The replicas' holes: replica b misses 20 minutes in the middle (`GAP`, longer than the
+//! lookback), replica a came up 5 minutes after b (`A_STARTS`). So the merge starts on b (the
+//! replica with the earliest sample), must leave it at the start of its gap and fill the gap
+//! from a. Together they hold every sample once; timestamps are equal in both replicas.
+//!
+//! Compared: series and labels (the replica label never appears), timestamps, values within a
+//! relative 1e-6. Prometheus' HTTP API leaves its external labels out, the gateway answers
+//! with the sidecars' `cluster` on every series whose labels survive the query: each query says
+//! whether its series keep `cluster`, the gateway's answer is checked to carry `cluster="eu"`
+//! exactly then, and Prometheus' series get it added before comparing.
+//!
+//! Deliberate exclusions (Prometheus 2.42 vs the 3.x semantics the engine follows):
+//! - left-closed (2.42) vs left-open (3.x) windows: samples are never on a whole second, every
+//!   evaluation time, range and offset is whole seconds;
+//! - rate/increase windows that start before a counter's first sample extrapolate differently
+//!   (prometheus/prometheus#13725): every window, offset included, starts at least 7 s after
+//!   the first sample (earliest evaluation 20 m 7 s in, longest window plus offset 15 m);
+//! - delayed `__name__` removal: no query reads `__name__` after a name-dropping function;
+//! - functions new in 3.x, and `topk`/`sort` order over ties: not used (`topk` runs over
+//!   distinct random values and is compared as a set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use futures_util::StreamExt;
+use panoptes_tests::data::{self, Spec};
+use panoptes_tests::net::free_addr;
+use panoptes_tests::process::Panoptes;
+use panoptes_tests::prometheus::{
+    Answer, Eval, PrometheusServer, api_client, api_time, compare_answers, get_data, json_labels,
+    json_strings, query_answer,
+};
+use panoptes_tests::promtool;
+use std::time::{Duration, Instant};
+use store_api::Labels;
+
+/// `Spec::default().start_ms`: the first generated sample is less than a second after it.
+const S: i64 = 1_700_000_000_000;
+const SECOND: i64 = 1000;
+const MINUTE: i64 = 60 * SECOND;
+/// Replica b holds nothing in [GAP.0, GAP.1): 80 to 100 minutes into the data.
+const GAP: (i64, i64) = (S + 80 * MINUTE, S + 100 * MINUTE);
+/// Replica a holds nothing before this.
+const A_STARTS: i64 = S + 5 * MINUTE;
+
+const CLUSTER: (&str, &str) = ("cluster", "eu");
+const TOLERANCE: f64 = 1e-6;
+
+/// Whether a query's result series keep the series' own labels (and so the sidecars'
+/// `cluster`), or are built from a subset that does not include it.
+const KEEPS: bool = true;
+const DROPS: bool = false;
+
+/// The queries: selectors, counters, histograms, `*_over_time`, aggregations, arithmetic.
+const QUERIES: &[(bool, &str)] = &[
+    // Selectors.
+    (KEEPS, "http_requests_total"),
+    (KEEPS, r#"memory_usage_bytes{job="api"}"#),
+    (KEEPS, r#"temperature_celsius{pod=~"pod-[13]"}"#),
+    (KEEPS, r#"request_duration_seconds_bucket{le="0.5"}"#),
+    (
+        KEEPS,
+        r#"{__name__=~"request_duration_seconds_(sum|count)", pod!="pod-0"}"#,
+    ),
+    (KEEPS, "memory_usage_bytes offset 10m"),
+    (KEEPS, "memory_usage_bytes > 1.3e8"),
+    // Counters (with resets).
+    (KEEPS, "rate(http_requests_total[5m])"),
+    (KEEPS, r#"increase(http_requests_total{code="500"}[10m])"#),
+    (KEEPS, "irate(http_requests_total[1m])"),
+    (KEEPS, "resets(http_requests_total[10m])"),
+    (KEEPS, "rate(http_requests_total[5m] offset 10m)"),
+    (DROPS, "sum by (job) (rate(http_requests_total[5m]))"),
+    (DROPS, "sum by (code) (increase(http_requests_total[10m]))"),
+    (DROPS, "sum(rate(http_requests_total[2m]))"),
+    (KEEPS, "sum without (pod) (rate(http_requests_total[5m]))"),
+    (KEEPS, "http_requests_total - http_requests_total offset 5m"),
+    // Histograms.
+    (
+        DROPS,
+        "histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
+    ),
+    (
+        DROPS,
+        "histogram_quantile(0.5, sum by (job, le) (rate(request_duration_seconds_bucket[10m])))",
+    ),
+    (
+        KEEPS,
+        "histogram_quantile(0.99, rate(request_duration_seconds_bucket[5m]))",
+    ),
+    (
+        KEEPS,
+        "rate(request_duration_seconds_sum[5m]) / rate(request_duration_seconds_count[5m])",
+    ),
+    // *_over_time and other range functions over gauges.
+    (KEEPS, "avg_over_time(memory_usage_bytes[10m])"),
+    (KEEPS, "max_over_time(temperature_celsius[5m])"),
+    (KEEPS, "min_over_time(temperature_celsius[10m])"),
+    (KEEPS, "sum_over_time(temperature_celsius[2m])"),
+    (KEEPS, "count_over_time(temperature_celsius[10m])"),
+    (KEEPS, "quantile_over_time(0.9, memory_usage_bytes[10m])"),
+    (KEEPS, "stddev_over_time(temperature_celsius[10m])"),
+    (KEEPS, "last_over_time(temperature_celsius[5m])"),
+    (KEEPS, "changes(memory_usage_bytes[5m])"),
+    (KEEPS, "delta(temperature_celsius[10m])"),
+    (KEEPS, "deriv(memory_usage_bytes[10m])"),
+    (KEEPS, "predict_linear(memory_usage_bytes[10m], 600)"),
+    // Aggregations.
+    (DROPS, "count by (job) (memory_usage_bytes)"),
+    (KEEPS, "avg without (pod) (temperature_celsius)"),
+    (DROPS, "max by (job) (memory_usage_bytes)"),
+    (DROPS, "quantile(0.5, temperature_celsius)"),
+    (KEEPS, "topk(2, memory_usage_bytes)"),
+    (DROPS, "sum(memory_usage_bytes) / count(memory_usage_bytes)"),
+    (DROPS, r#"scalar(sum(http_requests_total{code="500"}))"#),
+    (DROPS, "absent(nonexistent_metric)"),
+];
+
+/// Instant evaluations (seconds after `S`): before the gap, just inside it (windows reaching
+/// back over its start), in its middle (past b's lookback), at its end, just after, late.
+const INSTANTS: [i64; 9] = [1207, 3607, 4837, 5407, 5987, 6017, 6307, 9007, 10_507];
+
+/// Range evaluations (seconds after `S`: start, end, step): the whole data, an hour around
+/// the gap, and the gap and its edges at the scrape interval.
+const RANGES: [(i64, i64, i64); 3] = [(1207, 10_507, 300), (4207, 6607, 60), (4717, 6217, 15)];
+
+fn evaluations() -> Vec<Eval> {
+    let s = |seconds: i64| S + seconds * SECOND;
+    INSTANTS
+        .iter()
+        .map(|&t| Eval::Instant(s(t)))
+        .chain(
+            RANGES
+                .iter()
+                .map(|&(a, b, step)| Eval::Range(s(a), s(b), step * SECOND)),
+        )
+        .collect()
+}
+
+struct Topology {
+    _dir: tempfile::TempDir,
+    reference: PrometheusServer,
+    replica_b: PrometheusServer,
+    _replica_a: PrometheusServer,
+    _sidecars: Vec<Panoptes>,
+    _gateway: Panoptes,
+    gateway: String,
+}
+
+fn start() -> Topology {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let full = data::generate(&Spec::default());
+    let replica_a = data::without_window(&full, i64::MIN, A_STARTS);
+    let replica_b = data::without_window(&full, GAP.0, GAP.1);
+    // promtool and Prometheus start-ups in parallel: each takes a second or two.
+    std::thread::scope(|scope| {
+        scope.spawn(|| promtool::create_blocks(&full, &root.join("full")));
+        scope.spawn(|| promtool::create_blocks(&replica_a, &root.join("a")));
+        scope.spawn(|| promtool::create_blocks(&replica_b, &root.join("b")));
+    });
+    let (reference, a, b) = std::thread::scope(|scope| {
+        let start = |name: &'static str, labels: &'static [(&'static str, &'static str)]| {
+            scope.spawn(move || {
+                PrometheusServer::start(
+                    &root.join(name).join("blocks"),
+                    &root.join(format!("prometheus-{name}")),
+                    labels,
+                )
+            })
+        };
+        let reference = start("full", &[CLUSTER]);
+        let a = start("a", &[CLUSTER, ("replica", "a")]);
+        let b = start("b", &[CLUSTER, ("replica", "b")]);
+        (
+            reference.join().unwrap(),
+            a.join().unwrap(),
+            b.join().unwrap(),
+        )
+    });
+    let mut sidecars = Vec::new();
+    let mut endpoints = Vec::new();
+    for prometheus in [&a, &b] {
+        let grpc = free_addr();
+        sidecars.push(Panoptes::start(
+            &[
+                "sidecar".into(),
+                format!("--prometheus.url={}", prometheus.url()),
+                format!("--grpc-address={grpc}"),
+            ],
+            grpc,
+        ));
+        endpoints.push(format!("--endpoint={grpc}"));
+    }
+    let http = free_addr();
+    let mut args = vec![
+        "query".to_string(),
+        format!("--http-address={http}"),
+        "--query.replica-label=replica".into(),
+    ];
+    args.extend(endpoints);
+    let gateway = Panoptes::start(&args, http);
+    Topology {
+        _dir: dir,
+        reference,
+        replica_b: b,
+        _replica_a: a,
+        _sidecars: sidecars,
+        _gateway: gateway,
+        gateway: format!("http://{http}"),
+    }
+}
+
+/// Prometheus' series with the external `cluster` label the gateway shows.
+fn with_cluster(answer: Answer) -> Answer {
+    answer
+        .into_iter()
+        .map(|(mut labels, samples)| {
+            labels.set(CLUSTER.0.into(), CLUSTER.1.into());
+            (labels, samples)
+        })
+        .collect()
+}
+
+struct Outcome {
+    query: &'static str,
+    eval: Eval,
+    samples: usize,
+    problems: Vec<String>,
+}
+
+async fn compare(
+    client: &reqwest::Client,
+    topology: &Topology,
+    keeps_cluster: bool,
+    query: &'static str,
+    eval: Eval,
+) -> Outcome {
+    let reference = topology.reference.url();
+    let (got, want) = futures_util::join!(
+        query_answer(client, &topology.gateway, query, eval),
+        query_answer(client, &reference, query, eval),
+    );
+    let mut problems = Vec::new();
+    for labels in got.keys() {
+        if labels.get("replica").is_some() {
+            problems.push(format!("replica label in {labels}"));
+        }
+        let cluster = labels.get(CLUSTER.0);
+        if keeps_cluster && cluster != Some(CLUSTER.1) || !keeps_cluster && cluster.is_some() {
+            problems.push(format!("cluster label: {labels}"));
+        }
+    }
+    let want = if keeps_cluster {
+        with_cluster(want)
+    } else {
+        want
+    };
+    problems.extend(compare_answers(&got, &want, TOLERANCE));
+    Outcome {
+        query,
+        eval,
+        samples: want.values().map(Vec::len).sum(),
+        problems,
+    }
+}
+
+fn sorted_series(data: &serde_json::Value) -> Vec<Labels> {
+    let mut series: Vec<Labels> = data.as_array().unwrap().iter().map(json_labels).collect();
+    series.sort();
+    series
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_pair_with_a_gap_answers_as_one_prometheus() {
+    let started = Instant::now();
+    let topology = start();
+    let setup = started.elapsed();
+    let client = api_client();
+
+    // The gap is real: replica b alone has nothing there, the reference has.
+    let in_gap = Eval::Instant(S + 5407 * SECOND);
+    let probe = "count_over_time(memory_usage_bytes[10m])";
+    let b_alone = query_answer(&client, &topology.replica_b.url(), probe, in_gap).await;
+    assert!(
+        b_alone.is_empty(),
+        "replica b has data in its gap: {b_alone:?}"
+    );
+    let reference = query_answer(&client, &topology.reference.url(), probe, in_gap).await;
+    assert_eq!(reference.len(), 4, "one memory series per pod");
+
+    let jobs: Vec<(bool, &'static str, Eval)> = QUERIES
+        .iter()
+        .flat_map(|&(keeps, query)| {
+            evaluations()
+                .into_iter()
+                .map(move |eval| (keeps, query, eval))
+        })
+        .collect();
+    let outcomes: Vec<Outcome> = tokio::time::timeout(
+        Duration::from_secs(120),
+        futures_util::stream::iter(jobs)
+            .map(|(keeps, query, eval)| compare(&client, &topology, keeps, query, eval))
+            .buffer_unordered(4)
+            .collect(),
+    )
+    .await
+    .expect("the queries finish within 2 minutes");
+
+    let mut failures = Vec::new();
+    let mut samples = 0;
+    for &(_, query) in QUERIES {
+        let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.query == query).collect();
+        let compared: usize = mine.iter().map(|o| o.samples).sum();
+        if compared == 0 {
+            failures.push(format!(
+                "{query}: empty at every evaluation (checks nothing)"
+            ));
+        }
+        samples += compared;
+        for o in mine.iter().filter(|o| !o.problems.is_empty()) {
+            failures.push(format!(
+                "{query} ({:?}):\n    {}",
+                o.eval,
+                o.problems.join("\n    ")
+            ));
+        }
+    }
+
+    // Label and series APIs: the reference's answers plus the external `cluster`, never the
+    // replica label.
+    let gateway = topology.gateway.as_str();
+    let reference = topology.reference.url();
+    let reference = reference.as_str();
+    let both = |path: &'static str, params: Vec<(&'static str, String)>| {
+        let client = &client;
+        async move {
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            (
+                get_data(client, gateway, path, &params).await,
+                get_data(client, reference, path, &params).await,
+            )
+        }
+    };
+    let mut api_checks = 0;
+    let mut check = |what: &str, ok: bool, detail: String| {
+        api_checks += 1;
+        if !ok {
+            failures.push(format!("{what}: {detail}"));
+        }
+    };
+
+    for params in [
+        vec![],
+        vec![("match[]", "temperature_celsius".to_string())],
+        vec![
+            ("match[]", r#"{__name__=~"http_.+"}"#.to_string()),
+            ("start", api_time(GAP.0 + MINUTE)),
+            ("end", api_time(GAP.1 - MINUTE)),
+        ],
+    ] {
+        let what = format!("/api/v1/labels {params:?}");
+        let (got, want) = both("/api/v1/labels", params).await;
+        let mut want = json_strings(&want);
+        want.push(CLUSTER.0.into());
+        want.sort();
+        let got = json_strings(&got);
+        check(&what, got == want, format!("got {got:?}, want {want:?}"));
+    }
+    for (path, params) in [
+        ("/api/v1/label/__name__/values", vec![]),
+        ("/api/v1/label/pod/values", vec![]),
+        ("/api/v1/label/le/values", vec![]),
+        (
+            "/api/v1/label/code/values",
+            vec![("match[]", r#"http_requests_total{pod="pod-1"}"#.to_string())],
+        ),
+    ] {
+        let what = format!("{path} {params:?}");
+        let (got, want) = both(path, params).await;
+        let (got, want) = (json_strings(&got), json_strings(&want));
+        check(
+            &what,
+            got == want && !got.is_empty(),
+            format!("got {got:?}, want {want:?}"),
+        );
+    }
+    let (cluster, _) = both("/api/v1/label/cluster/values", vec![]).await;
+    let cluster = json_strings(&cluster);
+    check(
+        "cluster values",
+        cluster == [CLUSTER.1],
+        format!("{cluster:?}"),
+    );
+    let (replica, _) = both("/api/v1/label/replica/values", vec![]).await;
+    let replica = json_strings(&replica);
+    check(
+        "replica values (never shown)",
+        replica.is_empty(),
+        format!("{replica:?}"),
+    );
+    for params in [
+        vec![
+            ("match[]", "http_requests_total".to_string()),
+            ("match[]", r#"memory_usage_bytes{job="api"}"#.to_string()),
+        ],
+        vec![
+            (
+                "match[]",
+                r#"{__name__=~"temperature.*|request.*"}"#.to_string(),
+            ),
+            ("start", api_time(GAP.0 + MINUTE)),
+            ("end", api_time(GAP.1 - MINUTE)),
+        ],
+    ] {
+        let what = format!("/api/v1/series {params:?}");
+        let (got, want) = both("/api/v1/series", params).await;
+        let got = sorted_series(&got);
+        let mut want = sorted_series(&want);
+        for labels in &mut want {
+            labels.set(CLUSTER.0.into(), CLUSTER.1.into());
+        }
+        want.sort();
+        check(
+            &what,
+            got == want && !got.is_empty(),
+            format!("got {} series, want {}: {got:?}", got.len(), want.len()),
+        );
+    }
+
+    println!(
+        "{} queries x {} evaluations = {} answers compared ({samples} samples), {api_checks} \
+         label/series API checks; setup {setup:?}, total {:?}",
+        QUERIES.len(),
+        evaluations().len(),
+        outcomes.len(),
+        started.elapsed()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} differences between the gateway and the reference Prometheus:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
