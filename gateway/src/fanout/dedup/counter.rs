@@ -208,9 +208,9 @@ impl Merger<'_, '_, '_> {
         let next = f.get(fc.next);
         if let Some((t, v)) = next
             && !is_stale(v)
-            && self
-                .last_t
-                .is_none_or(|l| t.saturating_sub(l) <= self.timing.gap)
+            && self.last_t.is_none_or(|l| {
+                t.saturating_sub(l) <= self.timing.gap && !self.missed_scrape(cur, l, t)
+            })
         {
             self.emit(cursors);
             return true;
@@ -246,6 +246,22 @@ impl Merger<'_, '_, '_> {
         } else {
             false
         }
+    }
+
+    /// Whether another replica has a live sample between `last` and the followed replica's
+    /// next sample `t`, at least half an interval from both: the followed replica missed a
+    /// scrape the interval estimate cannot show (sparse data), so the other one fills it. A
+    /// phase-shifted replica's samples sit closer than that to one side and never qualify.
+    fn missed_scrape(&self, cur: usize, last: i64, t: i64) -> bool {
+        let from = last.saturating_add(self.timing.min_step);
+        let to = t.saturating_sub(self.timing.min_step);
+        from <= to
+            && self.replicas.iter().enumerate().any(|(g, r)| {
+                let i = r.timestamps.partition_point(|&x| x < from);
+                g != cur
+                    && r.timestamps.get(i).is_some_and(|&x| x <= to)
+                    && r.values.get(i).is_some_and(|&v| !is_stale(v))
+            })
     }
 
     /// Follows replica `g` from its first live sample (its cursor's `live`).
@@ -512,6 +528,17 @@ mod tests {
             let from_b: Vec<i64> = tb.iter().copied().filter(|&x| x >= first_b).collect();
             assert_eq!(&t[i + 1..], &from_b[..], "{hint:?}");
         }
+    }
+
+    #[test]
+    fn a_missed_scrape_in_sparse_data_is_filled() {
+        // Too few samples for the interval estimate (120 s) to show a's missing 120 s sample:
+        // b has it, a full interval from both neighbours, so it fills the hole.
+        let (ta, va) = (vec![0, 180_000, 240_000], vec![0.0, 3.0, 4.0]);
+        let (tb, vb) = (vec![0, 120_000, 180_000, 240_000], vec![0.0, 2.0, 3.0, 4.0]);
+        let (t, v) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb)]);
+        assert_eq!(t, tb);
+        assert_eq!(v, vb);
     }
 
     #[test]
