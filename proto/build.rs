@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/rpc.proto",
         "proto/info.proto",
         "proto/remote.proto",
+        "proto/metadata.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use store_api::chunk::{ChunkEncoding, SAMPLES_PER_CHUNK, XorEncoder};
 use store_api::labels::without_external;
 use store_api::{
-    Component, LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, PartialResponse,
-    RawChunk, SeriesData, SeriesFrame, SeriesRequest, SeriesStream, Store, StoreError, StoreInfo,
+    Component, LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, MetadataRequest,
+    MetadataResponse, PartialResponse, RawChunk, SeriesData, SeriesFrame, SeriesRequest,
+    SeriesStream, Store, StoreError, StoreInfo,
 };
 
 /// Past this many chunk bytes a Series answer that must be re-sorted (see `series`) fails.
@@ -74,6 +75,20 @@ fn encode(timestamps: &[i64], values: &[f64]) -> Vec<RawChunk> {
 }
 
 impl Store for GatewayStore {
+    async fn metric_metadata(
+        &self,
+        request: MetadataRequest,
+    ) -> Result<MetadataResponse, StoreError> {
+        let answer = self
+            .storage(&[], request.partial_response)
+            .metric_metadata(&request.metric, request.limit)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        let mut response = answer.data;
+        response.warnings.extend(answer.warnings);
+        Ok(response)
+    }
+
     async fn info(&self) -> Result<StoreInfo, StoreError> {
         let healthy = self.fanout.endpoints.healthy();
         let mut label_sets: Vec<Labels> = Vec::new();
@@ -99,6 +114,7 @@ impl Store for GatewayStore {
             min_time,
             max_time,
             supports_without_replica_labels: true,
+            serves_metadata: healthy.iter().any(|(_, info)| info.serves_metadata),
         })
     }
 

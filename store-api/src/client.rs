@@ -4,8 +4,8 @@ use crate::convert;
 use crate::error::StoreError;
 use crate::server::MAX_MESSAGE_BYTES;
 use crate::store::{
-    LabelNamesRequest, LabelValuesRequest, LabelsResponse, SeriesRequest, SeriesStream, Store,
-    StoreInfo,
+    LabelNamesRequest, LabelValuesRequest, LabelsResponse, MetadataRequest, MetadataResponse,
+    SeriesRequest, SeriesStream, Store, StoreInfo,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 use panoptes_proto::thanos as pb;
@@ -17,6 +17,7 @@ use tonic::transport::{Channel, Endpoint};
 pub struct StoreClient {
     address: String,
     store: pb::store_client::StoreClient<Channel>,
+    metadata: pb::metadata_client::MetadataClient<Channel>,
     info: infopb::info_client::InfoClient<Channel>,
 }
 
@@ -48,6 +49,9 @@ impl StoreClient {
             store: pb::store_client::StoreClient::new(channel.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            metadata: pb::metadata_client::MetadataClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
             info: infopb::info_client::InfoClient::new(channel)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
@@ -60,6 +64,28 @@ impl StoreClient {
 }
 
 impl Store for StoreClient {
+    async fn metric_metadata(
+        &self,
+        request: MetadataRequest,
+    ) -> Result<MetadataResponse, StoreError> {
+        use pb::metric_metadata_response::Result as R;
+        let mut stream = self
+            .metadata
+            .clone()
+            .metric_metadata(convert::metadata_request_to_pb(&request))
+            .await?
+            .into_inner();
+        let mut answer = MetadataResponse::default();
+        while let Some(frame) = stream.message().await? {
+            match frame.result {
+                Some(R::Metadata(m)) => answer.merge(convert::metadata_from_pb(m)),
+                Some(R::Warning(w)) => answer.warnings.push(w),
+                None => {}
+            }
+        }
+        Ok(answer)
+    }
+
     async fn info(&self) -> Result<StoreInfo, StoreError> {
         let response = self
             .info

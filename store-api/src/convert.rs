@@ -5,8 +5,8 @@ use crate::chunk::ChunkEncoding;
 use crate::error::StoreError;
 use crate::labels::{Label, Labels, MatchOp, Matcher};
 use crate::store::{
-    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, PartialResponse, RawChunk,
-    SeriesData, SeriesFrame, SeriesRequest, StoreInfo,
+    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, Meta, MetadataRequest,
+    MetadataResponse, PartialResponse, RawChunk, SeriesData, SeriesFrame, SeriesRequest, StoreInfo,
 };
 use panoptes_proto::thanos as pb;
 use panoptes_proto::thanos::info as infopb;
@@ -287,6 +287,9 @@ pub fn info_to_pb(info: StoreInfo) -> infopb::InfoResponse {
             supports_without_replica_labels: info.supports_without_replica_labels,
             tsdb_infos: Vec::new(),
         }),
+        metric_metadata: info
+            .serves_metadata
+            .then_some(infopb::MetricMetadataInfo {}),
         ..Default::default()
     }
 }
@@ -308,7 +311,66 @@ pub fn info_from_pb(r: infopb::InfoResponse) -> Result<StoreInfo, StoreError> {
         min_time: store.min_time,
         max_time: store.max_time,
         supports_without_replica_labels: store.supports_without_replica_labels,
+        serves_metadata: r.metric_metadata.is_some(),
     })
+}
+
+pub fn metadata_request_from_pb(r: pb::MetricMetadataRequest) -> MetadataRequest {
+    MetadataRequest {
+        metric: r.metric,
+        limit: usize::try_from(r.limit).unwrap_or(0),
+        partial_response: partial_response_from_pb(false, r.partial_response_strategy),
+    }
+}
+
+pub fn metadata_request_to_pb(r: &MetadataRequest) -> pb::MetricMetadataRequest {
+    pb::MetricMetadataRequest {
+        metric: r.metric.clone(),
+        limit: i32::try_from(r.limit).unwrap_or(i32::MAX),
+        partial_response_strategy: partial_response_to_pb(r.partial_response).1,
+    }
+}
+
+pub fn metadata_to_pb(r: MetadataResponse) -> pb::MetricMetadata {
+    pb::MetricMetadata {
+        metadata: r
+            .metrics
+            .into_iter()
+            .map(|(metric, metas)| {
+                let metas = metas
+                    .into_iter()
+                    .map(|m| pb::Meta {
+                        r#type: m.kind,
+                        help: m.help,
+                        unit: m.unit,
+                    })
+                    .collect();
+                (metric, pb::MetricMetadataEntry { metas })
+            })
+            .collect(),
+    }
+}
+
+pub fn metadata_from_pb(r: pb::MetricMetadata) -> MetadataResponse {
+    MetadataResponse {
+        metrics: r
+            .metadata
+            .into_iter()
+            .map(|(metric, entry)| {
+                let metas = entry
+                    .metas
+                    .into_iter()
+                    .map(|m| Meta {
+                        kind: m.r#type,
+                        help: m.help,
+                        unit: m.unit,
+                    })
+                    .collect();
+                (metric, metas)
+            })
+            .collect(),
+        warnings: Vec::new(),
+    }
 }
 
 pub fn labels_response_from_names(r: pb::LabelNamesResponse) -> LabelsResponse {

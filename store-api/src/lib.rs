@@ -16,6 +16,7 @@ pub use error::StoreError;
 pub use labels::{Label, Labels, MatchOp, Matcher};
 pub use memory::MemoryStore;
 pub use store::{
-    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, PartialResponse, RawChunk,
-    SeriesData, SeriesFrame, SeriesRequest, SeriesStream, Store, StoreInfo,
+    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, Meta, MetadataRequest,
+    MetadataResponse, PartialResponse, RawChunk, SeriesData, SeriesFrame, SeriesRequest,
+    SeriesStream, Store, StoreInfo,
 };

@@ -121,6 +121,7 @@ impl Store for MemoryStore {
             min_time: self.min_time,
             max_time: self.max_time,
             supports_without_replica_labels: true,
+            serves_metadata: false,
         })
     }
 

@@ -37,10 +37,15 @@ impl<S: Store> StoreService<S> {
         let store = pb::store_server::StoreServer::new(self.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let metadata = pb::metadata_server::MetadataServer::new(self.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let info = infopb::info_server::InfoServer::new(self)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        tonic::service::Routes::new(store).add_service(info)
+        tonic::service::Routes::new(store)
+            .add_service(metadata)
+            .add_service(info)
     }
 
     /// Serves on an already bound listener until `shutdown` completes.
@@ -126,6 +131,27 @@ impl<S: Store> pb::store_server::Store for StoreService<S> {
             warnings: answer.warnings,
             hints: None,
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl<S: Store> pb::metadata_server::Metadata for StoreService<S> {
+    type MetricMetadataStream = BoxStream<'static, Result<pb::MetricMetadataResponse, Status>>;
+
+    async fn metric_metadata(
+        &self,
+        request: Request<pb::MetricMetadataRequest>,
+    ) -> Result<Response<Self::MetricMetadataStream>, Status> {
+        use pb::metric_metadata_response::Result as R;
+        let request = convert::metadata_request_from_pb(request.into_inner());
+        let answer = self.store.metric_metadata(request).await?;
+        let warnings = answer.warnings.clone();
+        let frames: Vec<Result<pb::MetricMetadataResponse, Status>> =
+            std::iter::once(R::Metadata(convert::metadata_to_pb(answer)))
+                .chain(warnings.into_iter().map(R::Warning))
+                .map(|r| Ok(pb::MetricMetadataResponse { result: Some(r) }))
+                .collect();
+        Ok(Response::new(futures_util::stream::iter(frames).boxed()))
     }
 }
 

@@ -28,6 +28,53 @@ pub trait Store: Send + Sync + 'static {
         &self,
         request: LabelValuesRequest,
     ) -> impl Future<Output = Result<LabelsResponse, StoreError>> + Send;
+
+    /// Metric metadata (type, help, unit per metric name); stores without it have none.
+    fn metric_metadata(
+        &self,
+        request: MetadataRequest,
+    ) -> impl Future<Output = Result<MetadataResponse, StoreError>> + Send {
+        let _ = request;
+        async { Ok(MetadataResponse::default()) }
+    }
+}
+
+/// `metric`: only this metric ("" for all); `limit`: at most this many metrics (0 = all).
+#[derive(Clone, Debug, Default)]
+pub struct MetadataRequest {
+    pub metric: String,
+    pub limit: usize,
+    pub partial_response: PartialResponse,
+}
+
+/// One metadata entry of a metric.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Meta {
+    pub kind: String,
+    pub help: String,
+    pub unit: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetadataResponse {
+    /// By metric name, each metric's distinct entries.
+    pub metrics: std::collections::BTreeMap<String, Vec<Meta>>,
+    pub warnings: Vec<String>,
+}
+
+impl MetadataResponse {
+    /// Adds `other`'s entries, keeping each metric's entries distinct.
+    pub fn merge(&mut self, other: MetadataResponse) {
+        for (metric, metas) in other.metrics {
+            let entry = self.metrics.entry(metric).or_default();
+            for meta in metas {
+                if !entry.contains(&meta) {
+                    entry.push(meta);
+                }
+            }
+        }
+        self.warnings.extend(other.warnings);
+    }
 }
 
 /// What kind of component serves the API (`ComponentType` in Info).
@@ -75,6 +122,8 @@ pub struct StoreInfo {
     pub min_time: i64,
     pub max_time: i64,
     pub supports_without_replica_labels: bool,
+    /// Serves the metric metadata API (`metric_metadata` in Info).
+    pub serves_metadata: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

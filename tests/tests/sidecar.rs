@@ -12,8 +12,8 @@ use panoptes_tests::promtool;
 use std::collections::BTreeMap;
 use store_api::chunk::{ChunkEncoding, XorEncoder, decode_into};
 use store_api::{
-    LabelNamesRequest, LabelValuesRequest, Labels, MatchOp, Matcher, SeriesData, SeriesFrame,
-    SeriesRequest, Store, StoreClient, StoreError,
+    LabelNamesRequest, LabelValuesRequest, Labels, MatchOp, Matcher, MetadataRequest, SeriesData,
+    SeriesFrame, SeriesRequest, Store, StoreClient, StoreError,
 };
 
 struct Setup {
@@ -351,4 +351,53 @@ async fn prometheus_down_gives_clear_errors_and_the_sidecar_recovers() {
         .unwrap();
     assert_eq!(before, after);
     assert!(s.client.info().await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_metadata_comes_from_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Prometheus that scrapes another one knows the metadata of what it scraped.
+    let target = PrometheusServer::start_with_config(None, &dir.path().join("target"), &[], "");
+    let scrape = format!(
+        "scrape_configs:\n  - job_name: prometheus\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{}']\n",
+        target.addr()
+    );
+    let scraper =
+        PrometheusServer::start_with_config(None, &dir.path().join("scraper"), &EXTERNAL, &scrape);
+    let grpc = free_addr();
+    let _sidecar = Panoptes::start(
+        &[
+            "sidecar".into(),
+            format!("--prometheus.url={}", scraper.url()),
+            format!("--grpc-address={grpc}"),
+        ],
+        grpc,
+    );
+    let client = StoreClient::new(&grpc.to_string()).unwrap();
+    assert!(client.info().await.unwrap().serves_metadata);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let metadata = loop {
+        let answer = client
+            .metric_metadata(MetadataRequest {
+                metric: "prometheus_build_info".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if !answer.metrics.is_empty() || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    let metas = &metadata.metrics["prometheus_build_info"];
+    assert_eq!(metas[0].kind, "gauge");
+    assert!(metas[0].help.contains("build"), "{metas:?}");
+    let limited = client
+        .metric_metadata(MetadataRequest {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(limited.metrics.len(), 2);
 }

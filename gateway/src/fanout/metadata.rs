@@ -6,8 +6,8 @@ use super::merge::MergeEvent;
 use super::selection::selected;
 use super::storage::FanoutStorage;
 use store_api::{
-    LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, Matcher, PartialResponse,
-    SeriesRequest, Store,
+    LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, Matcher, MetadataRequest,
+    MetadataResponse, PartialResponse, SeriesRequest, Store,
 };
 
 /// Answers of a metadata call: values plus partial-response warnings.
@@ -149,6 +149,64 @@ impl FanoutStorage {
             async move { client.label_values(request).await }
         })
         .await
+    }
+
+    /// Metric metadata of every endpoint that serves it, merged (`limit` metrics at most).
+    pub async fn metric_metadata(
+        &self,
+        metric: &str,
+        limit: usize,
+    ) -> Result<Answer<MetadataResponse>, String> {
+        let endpoints: Vec<_> = self
+            .fanout()
+            .endpoints
+            .healthy()
+            .into_iter()
+            .filter(|(_, info)| info.serves_metadata)
+            .map(|(e, _)| e)
+            .collect();
+        let timeout = self.fanout().config.response_timeout;
+        let request = MetadataRequest {
+            metric: metric.to_string(),
+            limit,
+            partial_response: self.partial_response(),
+        };
+        let calls = endpoints.iter().map(|endpoint| {
+            let (client, request) = (endpoint.client.clone(), request.clone());
+            async move {
+                match tokio::time::timeout(timeout, client.metric_metadata(request)).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {timeout:?}")),
+                }
+            }
+        });
+        let mut merged = MetadataResponse::default();
+        let mut warnings = Vec::new();
+        for (endpoint, result) in endpoints
+            .iter()
+            .zip(futures_util::future::join_all(calls).await)
+        {
+            match result {
+                Ok(answer) => merged.merge(answer),
+                Err(err) => {
+                    let message = format!("endpoint {}: {err}", endpoint.address);
+                    if self.partial_response() == PartialResponse::Abort {
+                        return Err(message);
+                    }
+                    warnings.push(message);
+                }
+            }
+        }
+        if limit > 0 {
+            while merged.metrics.len() > limit {
+                merged.metrics.pop_last();
+            }
+        }
+        warnings.append(&mut merged.warnings);
+        Ok(Answer {
+            data: merged,
+            warnings,
+        })
     }
 
     /// The label sets of the series matching `matchers` (skip_chunks), merged and

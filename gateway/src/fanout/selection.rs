@@ -64,6 +64,7 @@ mod tests {
             min_time: min,
             max_time: max,
             supports_without_replica_labels: true,
+            serves_metadata: false,
         }
     }
 

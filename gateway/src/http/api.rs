@@ -487,9 +487,58 @@ async fn runtimeinfo(State(state): Shared) -> Response {
     respond(Ok(ApiData::new(out)))
 }
 
-/// Metric metadata: the endpoints do not offer the metadata service, so an empty map.
-async fn metadata() -> Response {
-    respond(Ok(ApiData::new("{}".into())))
+/// Metric metadata of the endpoints that serve it (sidecars, gateways): `{metric: [{type,
+/// help, unit}]}`, with `metric`, `limit` and `limit_per_metric`.
+async fn metadata(State(state): Shared, ApiParams(p): ApiParams) -> Response {
+    respond(run_metadata(&state, p).await)
+}
+
+async fn run_metadata(state: &AppState, p: Params) -> ApiResult {
+    let count = |name: &str| match p.get(name) {
+        None | Some("") => Ok(0),
+        Some(l) => l
+            .parse::<i64>()
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(|_| ApiError::bad_param(name, format!("cannot parse {l:?} to an integer"))),
+    };
+    let (limit, per_metric) = (count("limit")?, count("limit_per_metric")?);
+    let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
+    let answer = storage
+        .metric_metadata(p.get("metric").unwrap_or(""), limit)
+        .await
+        .map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
+    let mut out = String::from("{");
+    for (i, (metric, metas)) in answer.data.metrics.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::push_str(&mut out, metric);
+        out.push_str(":[");
+        let shown = if per_metric > 0 {
+            per_metric
+        } else {
+            metas.len()
+        };
+        for (j, meta) in metas.iter().take(shown).enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"type\":");
+            json::push_str(&mut out, &meta.kind);
+            out.push_str(",\"help\":");
+            json::push_str(&mut out, &meta.help);
+            out.push_str(",\"unit\":");
+            json::push_str(&mut out, &meta.unit);
+            out.push('}');
+        }
+        out.push(']');
+    }
+    out.push('}');
+    Ok(ApiData {
+        json: out,
+        warnings: answer.warnings,
+        infos: Vec::new(),
+    })
 }
 
 /// Exemplars are not stored: an empty list, as Grafana's probe expects (`status: success`).

@@ -11,8 +11,9 @@ use crate::convert;
 use crate::error::StoreError;
 use crate::labels::{Label, Labels, METRIC_NAME, MatchOp, Matcher, without_external};
 use crate::store::{
-    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, RawChunk, SeriesData,
-    SeriesFrame, SeriesRequest, SeriesStream, Store, StoreInfo,
+    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, MetadataRequest,
+    MetadataResponse, RawChunk, SeriesData, SeriesFrame, SeriesRequest, SeriesStream, Store,
+    StoreInfo,
 };
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -152,6 +153,15 @@ fn with_external(
 }
 
 impl Store for SidecarStore {
+    async fn metric_metadata(
+        &self,
+        request: MetadataRequest,
+    ) -> Result<MetadataResponse, StoreError> {
+        self.prometheus
+            .metadata(&request.metric, request.limit)
+            .await
+    }
+
     async fn info(&self) -> Result<StoreInfo, StoreError> {
         let external = self.refresh_external_labels().await?;
         let tsdb = self.prometheus.tsdb_status().await?;
@@ -172,6 +182,7 @@ impl Store for SidecarStore {
                 tsdb.head_max_time.saturating_sub(1)
             },
             supports_without_replica_labels: true,
+            serves_metadata: true,
         })
     }
 

@@ -5,6 +5,7 @@
 use super::frames::FrameReader;
 use crate::error::StoreError;
 use crate::labels::{Labels, MatchOp, Matcher};
+use crate::store::{Meta, MetadataResponse};
 use panoptes_proto::prometheus as prompb;
 use prost::Message;
 use serde::Deserialize;
@@ -135,6 +136,48 @@ impl PrometheusClient {
             &params,
         )
         .await
+    }
+
+    /// Metric metadata from `/api/v1/metadata` (`metric` "" for all, `limit` 0 for no limit).
+    pub async fn metadata(
+        &self,
+        metric: &str,
+        limit: usize,
+    ) -> Result<MetadataResponse, StoreError> {
+        #[derive(Deserialize)]
+        struct Entry {
+            #[serde(rename = "type")]
+            kind: String,
+            help: String,
+            #[serde(default)]
+            unit: String,
+        }
+        let mut params = Vec::new();
+        if !metric.is_empty() {
+            params.push(("metric", metric.to_string()));
+        }
+        if limit > 0 {
+            params.push(("limit", limit.to_string()));
+        }
+        let data: BTreeMap<String, Vec<Entry>> = self.get_api("/api/v1/metadata", &params).await?;
+        let metrics = data
+            .into_iter()
+            .map(|(name, entries)| {
+                let metas = entries
+                    .into_iter()
+                    .map(|e| Meta {
+                        kind: e.kind,
+                        help: e.help,
+                        unit: e.unit,
+                    })
+                    .collect();
+                (name, metas)
+            })
+            .collect();
+        Ok(MetadataResponse {
+            metrics,
+            warnings: Vec::new(),
+        })
     }
 
     /// Starts a streamed remote read of one query; the answer's frames come from
