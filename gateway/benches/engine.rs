@@ -1,0 +1,255 @@
+//! PromQL engine throughput on generated data: range queries over 2 h at a 30 s step
+//! (241 steps) against an in-memory store of ~12,000 series.
+//!
+//! The data: a request counter `http_requests_total{namespace, pod, container}` of
+//! 10 × 100 × 5 = 5,000 series; a classic histogram
+//! `http_request_duration_seconds_bucket{namespace, pod, le}` of 10 × 50 × 12 = 6,000 series;
+//! and `kube_pod_info{namespace, pod, node}` (1,000 series, value 1) for a many-to-one join.
+//! Every series is scraped every 30 s from 40 min before the query's start to its end, at a
+//! per-series phase that is off whole seconds, with a few milliseconds of jitter.
+//!
+//! Each iteration runs the whole query (select from the store, decode chunks, evaluate) on a
+//! tokio current-thread runtime. Sample sizes are small so that the whole bench runs in a few
+//! minutes on two cores: numbers are indicative, not precise.
+//!
+//! Run: `cargo bench -p gateway --bench engine`; one query: `ENGINE_BENCH_QUERY=topk cargo
+//! bench -p gateway --bench engine`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a bug
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use gateway::promql::{Engine, EngineOptions, QueryResult, StoreStorage, Value};
+use store_api::{Labels, MemoryStore};
+use tokio::runtime::Runtime;
+
+/// Query window: [START, END] at STEP.
+const START: i64 = 1_700_000_000_000;
+const END: i64 = START + 2 * 3600 * 1000;
+const STEP: i64 = 30_000;
+/// Data begins this long before START, so that range windows and subqueries at the first
+/// step are full.
+const HISTORY: i64 = 40 * 60 * 1000;
+const SCRAPE: i64 = 30_000;
+
+const NAMESPACES: usize = 10;
+const PODS_PER_NAMESPACE: usize = 100;
+const CONTAINERS: usize = 5;
+const HISTOGRAM_PODS: usize = 50;
+const BUCKETS: [&str; 12] = [
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+];
+
+/// Deterministic xorshift64* generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Scrape times of one series: every SCRAPE from START - HISTORY to END, at a phase that is
+/// not on a whole second, each off by -3..=3 ms.
+fn scrape_times(rng: &mut Rng) -> Vec<i64> {
+    let phase = rng.range(0, SCRAPE / 1000 - 1) * 1000 + rng.range(1, 999);
+    let n = (HISTORY + (END - START)) / SCRAPE;
+    (0..n)
+        .map(|i| START - HISTORY + phase + i * SCRAPE + rng.range(-3, 3))
+        .collect()
+}
+
+fn namespace(n: usize) -> String {
+    format!("ns-{n:02}")
+}
+
+fn pod(n: usize, p: usize) -> String {
+    format!(
+        "app-{n:02}-{p:03}-7d9f8c6b5-x{:04x}",
+        (n * 1000 + p) * 2_654_435_761 % 65_536
+    )
+}
+
+fn generate() -> Vec<(Labels, Vec<(i64, f64)>)> {
+    let mut rng = Rng(0x5eed_cafe_f00d_0001);
+    let mut out = Vec::new();
+    // A counter: integer increments at a per-series rate, rarely a reset.
+    for n in 0..NAMESPACES {
+        for p in 0..PODS_PER_NAMESPACE {
+            for c in 0..CONTAINERS {
+                let labels = Labels::from_pairs([
+                    ("__name__", "http_requests_total".to_string()),
+                    ("job", "kubernetes-pods".to_string()),
+                    ("namespace", namespace(n)),
+                    ("pod", pod(n, p)),
+                    ("container", format!("c{c}")),
+                ]);
+                let per_scrape = rng.range(1, 200);
+                let mut v = rng.range(0, 1_000_000) as f64;
+                let samples = scrape_times(&mut rng)
+                    .into_iter()
+                    .map(|t| {
+                        if rng.next().is_multiple_of(2000) {
+                            v = 0.0;
+                        } else {
+                            v += rng.range(0, 2 * per_scrape) as f64;
+                        }
+                        (t, v)
+                    })
+                    .collect();
+                out.push((labels, samples));
+            }
+        }
+    }
+    // Pod metadata for the join.
+    for n in 0..NAMESPACES {
+        for p in 0..PODS_PER_NAMESPACE {
+            let labels = Labels::from_pairs([
+                ("__name__", "kube_pod_info".to_string()),
+                ("job", "kube-state-metrics".to_string()),
+                ("namespace", namespace(n)),
+                ("pod", pod(n, p)),
+                ("node", format!("node-{:02}", (n * 7 + p) % 40)),
+            ]);
+            let samples = scrape_times(&mut rng)
+                .into_iter()
+                .map(|t| (t, 1.0))
+                .collect();
+            out.push((labels, samples));
+        }
+    }
+    // A classic histogram: each scrape observes a few requests with log-uniform latencies;
+    // every bucket of one pod is scraped at the same times.
+    let bounds: Vec<f64> = BUCKETS
+        .iter()
+        .map(|b| b.parse::<f64>().unwrap_or(f64::INFINITY))
+        .collect();
+    for n in 0..NAMESPACES {
+        for p in 0..HISTOGRAM_PODS {
+            let times = scrape_times(&mut rng);
+            let mut counts = vec![0.0f64; BUCKETS.len()];
+            let mut series: Vec<Vec<(i64, f64)>> =
+                vec![Vec::with_capacity(times.len()); BUCKETS.len()];
+            for &t in &times {
+                for _ in 0..rng.range(0, 20) {
+                    let latency = 10f64.powf(-3.0 + 4.0 * rng.unit());
+                    for (count, &bound) in counts.iter_mut().zip(&bounds) {
+                        if latency <= bound {
+                            *count += 1.0;
+                        }
+                    }
+                }
+                for (s, &count) in series.iter_mut().zip(&counts) {
+                    s.push((t, count));
+                }
+            }
+            for (le, samples) in BUCKETS.iter().zip(series) {
+                let labels = Labels::from_pairs([
+                    (
+                        "__name__",
+                        "http_request_duration_seconds_bucket".to_string(),
+                    ),
+                    ("job", "kubernetes-pods".to_string()),
+                    ("namespace", namespace(n)),
+                    ("pod", pod(n, p)),
+                    ("le", (*le).to_string()),
+                ]);
+                out.push((labels, samples));
+            }
+        }
+    }
+    out
+}
+
+const QUERIES: &[(&str, &str)] = &[
+    ("selector", "http_requests_total"),
+    ("sum", "sum(http_requests_total)"),
+    ("sum_by_pod", "sum by (pod) (http_requests_total)"),
+    ("rate", "rate(http_requests_total[5m])"),
+    (
+        "sum_by_pod_rate",
+        "sum by (pod) (rate(http_requests_total[5m]))",
+    ),
+    (
+        "group_left",
+        "http_requests_total * on (namespace, pod) group_left (node) kube_pod_info",
+    ),
+    (
+        "histogram_quantile",
+        "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+    ),
+    ("topk", "topk(10, http_requests_total)"),
+    ("sort", "sort(http_requests_total)"),
+    (
+        "nested_functions",
+        "abs(round(rate(http_requests_total[5m]) * 100))",
+    ),
+    (
+        "subquery",
+        "max_over_time(rate(http_requests_total[5m])[30m:1m])",
+    ),
+];
+
+fn run(rt: &Runtime, engine: &Engine, storage: &StoreStorage<MemoryStore>, q: &str) -> QueryResult {
+    rt.block_on(engine.range_query(storage, q, START, END, STEP))
+        .unwrap_or_else(|e| panic!("{q}: {e}"))
+}
+
+fn engine_benches(c: &mut Criterion) {
+    let data = generate();
+    let series_in = data.len();
+    let samples_in: usize = data.iter().map(|(_, s)| s.len()).sum();
+    let storage = StoreStorage::new(Arc::new(MemoryStore::new(Labels::new(), data)));
+    let engine = Engine::new(EngineOptions::default());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let steps = (END - START) / STEP + 1;
+    eprintln!("data: {series_in} series, {samples_in} samples; queries: {steps} steps");
+
+    let mut group = c.benchmark_group("engine");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    // `ENGINE_BENCH_QUERY=sort` runs only the queries whose name contains `sort` (also
+    // skipping the others' shape runs below), e.g. under a profiler with `--profile-time`.
+    let only = std::env::var("ENGINE_BENCH_QUERY").unwrap_or_default();
+    for &(name, query) in QUERIES
+        .iter()
+        .filter(|(name, _)| name.contains(only.as_str()))
+    {
+        // Once outside the measurement: the result's shape, for the report.
+        let result = run(&rt, &engine, &storage, query);
+        let (series, points) = match &result.value {
+            Value::Matrix(m) => (m.len(), m.iter().map(|s| s.points.len()).sum::<usize>()),
+            other => panic!("{query}: unexpected {}", other.type_name()),
+        };
+        eprintln!("{name}: `{query}` → {series} series × {steps} steps ({points} points)");
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(run(&rt, &engine, &storage, black_box(query))));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, engine_benches);
+criterion_main!(benches);
