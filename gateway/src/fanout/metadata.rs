@@ -2,12 +2,14 @@
 //! selection and partial-response rules as queries, answers merged and replica labels
 //! removed.
 
+use super::endpoints::Endpoint;
 use super::merge::MergeEvent;
 use super::selection::selected;
 use super::storage::FanoutStorage;
+use std::sync::Arc;
 use store_api::{
     LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, Matcher, MetadataRequest,
-    MetadataResponse, PartialResponse, SeriesRequest, Store,
+    MetadataResponse, PartialResponse, SeriesRequest, Store, StoreClient, StoreError,
 };
 
 /// Answers of a metadata call: values plus partial-response warnings.
@@ -18,12 +20,7 @@ pub struct Answer<T> {
 }
 
 impl FanoutStorage {
-    fn endpoints_for(
-        &self,
-        start: i64,
-        end: i64,
-        matchers: &[Matcher],
-    ) -> Vec<std::sync::Arc<super::endpoints::Endpoint>> {
+    fn endpoints_for(&self, start: i64, end: i64, matchers: &[Matcher]) -> Vec<Arc<Endpoint>> {
         self.fanout()
             .endpoints
             .healthy()
@@ -42,6 +39,45 @@ impl FanoutStorage {
             .collect()
     }
 
+    /// Calls `call` on every endpoint concurrently, each bounded by the response timeout.
+    /// A failing endpoint is a warning naming it (partial response) or the error (abort).
+    async fn call_each<T, F, Fut>(
+        &self,
+        endpoints: &[Arc<Endpoint>],
+        call: F,
+    ) -> Result<(Vec<T>, Vec<String>), String>
+    where
+        F: Fn(StoreClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let timeout = self.fanout().config.response_timeout;
+        let calls = endpoints.iter().map(|endpoint| {
+            let call = call(endpoint.client.clone());
+            async move {
+                match tokio::time::timeout(timeout, call).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {timeout:?}")),
+                }
+            }
+        });
+        let results = futures_util::future::join_all(calls).await;
+        let mut answers = Vec::with_capacity(endpoints.len());
+        let mut warnings = Vec::new();
+        for (endpoint, result) in endpoints.iter().zip(results) {
+            match result {
+                Ok(answer) => answers.push(answer),
+                Err(err) => {
+                    let message = format!("endpoint {}: {err}", endpoint.address);
+                    if self.partial_response() == PartialResponse::Abort {
+                        return Err(message);
+                    }
+                    warnings.push(message);
+                }
+            }
+        }
+        Ok((answers, warnings))
+    }
+
     /// Calls every selected endpoint with `call`, unions the answers without `exclude`.
     async fn union<F, Fut>(
         &self,
@@ -53,43 +89,16 @@ impl FanoutStorage {
         call: F,
     ) -> Result<Answer<Vec<String>>, String>
     where
-        F: Fn(store_api::StoreClient) -> Fut,
-        Fut: std::future::Future<Output = Result<LabelsResponse, store_api::StoreError>>,
+        F: Fn(StoreClient) -> Fut,
+        Fut: std::future::Future<Output = Result<LabelsResponse, StoreError>>,
     {
         let endpoints = self.endpoints_for(start, end, matchers);
-        let timeout = self.fanout().config.response_timeout;
-        let calls = endpoints.iter().map(|endpoint| {
-            let client = endpoint.client.clone();
-            let call = call(client);
-            async move {
-                match tokio::time::timeout(timeout, call).await {
-                    Ok(result) => result.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("no answer within {timeout:?}")),
-                }
-            }
-        });
-        let results = futures_util::future::join_all(calls).await;
+        let (answers, mut warnings) = self.call_each(&endpoints, call).await?;
         let mut values = Vec::new();
-        let mut warnings = Vec::new();
-        for (endpoint, result) in endpoints.iter().zip(results) {
-            match result {
-                Ok(answer) => {
-                    values.extend(answer.values);
-                    warnings.extend(answer.warnings);
-                }
-                Err(err) => {
-                    let message = format!("endpoint {}: {err}", endpoint.address);
-                    if self.partial_response() == PartialResponse::Abort {
-                        return Err(message);
-                    }
-                    warnings.push(message);
-                }
-            }
+        for answer in answers {
+            values.extend(answer.values.into_iter().filter(|v| !exclude.contains(v)));
+            warnings.extend(answer.warnings);
         }
-        let mut values: Vec<String> = values
-            .into_iter()
-            .filter(|v| !exclude.contains(v))
-            .collect();
         values.sort_unstable();
         values.dedup();
         if limit > 0 {
@@ -165,37 +174,20 @@ impl FanoutStorage {
             .filter(|(_, info)| info.serves_metadata)
             .map(|(e, _)| e)
             .collect();
-        let timeout = self.fanout().config.response_timeout;
         let request = MetadataRequest {
             metric: metric.to_string(),
             limit,
             partial_response: self.partial_response(),
         };
-        let calls = endpoints.iter().map(|endpoint| {
-            let (client, request) = (endpoint.client.clone(), request.clone());
-            async move {
-                match tokio::time::timeout(timeout, client.metric_metadata(request)).await {
-                    Ok(result) => result.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("no answer within {timeout:?}")),
-                }
-            }
-        });
+        let (answers, mut warnings) = self
+            .call_each(&endpoints, |client| {
+                let request = request.clone();
+                async move { client.metric_metadata(request).await }
+            })
+            .await?;
         let mut merged = MetadataResponse::default();
-        let mut warnings = Vec::new();
-        for (endpoint, result) in endpoints
-            .iter()
-            .zip(futures_util::future::join_all(calls).await)
-        {
-            match result {
-                Ok(answer) => merged.merge(answer),
-                Err(err) => {
-                    let message = format!("endpoint {}: {err}", endpoint.address);
-                    if self.partial_response() == PartialResponse::Abort {
-                        return Err(message);
-                    }
-                    warnings.push(message);
-                }
-            }
+        for answer in answers {
+            merged.merge(answer);
         }
         if limit > 0 {
             while merged.metrics.len() > limit {
