@@ -243,9 +243,28 @@ impl Merger<'_, '_, '_> {
         } else if next.is_some() {
             self.emit(cursors);
             true
+        } else if let Some(g) = self.ending_marker(cur, cursors) {
+            // The followed replica ended and another one says the series went stale there:
+            // keep that marker, or the series would live on for a lookback window.
+            self.cur = g;
+            self.emit(cursors);
+            true
         } else {
             false
         }
+    }
+
+    /// Another replica whose next sample (after the last emitted one) is a staleness marker.
+    fn ending_marker(&self, cur: usize, cursors: &[Cursor]) -> Option<usize> {
+        let last = self.last_t?;
+        self.replicas
+            .iter()
+            .zip(cursors)
+            .enumerate()
+            .find(|(g, (r, c))| {
+                *g != cur && r.get(c.next).is_some_and(|(t, v)| t > last && is_stale(v))
+            })
+            .map(|(g, _)| g)
     }
 
     /// Whether another replica has a live sample between `last` and the followed replica's
@@ -528,6 +547,17 @@ mod tests {
             let from_b: Vec<i64> = tb.iter().copied().filter(|&x| x >= first_b).collect();
             assert_eq!(&t[i + 1..], &from_b[..], "{hint:?}");
         }
+    }
+
+    #[test]
+    fn a_staleness_marker_of_another_replica_ends_the_series() {
+        // a misses the last scrape, where b recorded that the series went stale.
+        let stale = f64::from_bits(super::super::STALE_NAN_BITS);
+        let (ta, va) = (vec![0, 60_000], vec![10.0, 20.0]);
+        let (tb, vb) = (vec![0, 60_000, 120_000], vec![10.0, 20.0, stale]);
+        let (t, v) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb)]);
+        assert_eq!(t, tb);
+        assert_eq!(v[2].to_bits(), stale.to_bits());
     }
 
     #[test]

@@ -33,7 +33,9 @@ impl Steps {
     }
 
     pub fn time(&self, index: usize) -> i64 {
-        self.start + index as i64 * self.step
+        // Saturating: grids near the i64 bounds must not overflow (the last step is `end`).
+        self.start
+            .saturating_add((index as i64).saturating_mul(self.step))
     }
 }
 
