@@ -223,3 +223,126 @@ async fn read_endpoint(
         let _ = sender.send(Frame::Failed(reason)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+    use store_api::{
+        Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, SeriesStream, StoreError,
+        StoreInfo,
+    };
+
+    /// A store that streams its series in the order given, sorted or not.
+    struct FixedOrder(Vec<&'static str>);
+
+    impl Store for FixedOrder {
+        async fn info(&self) -> Result<StoreInfo, StoreError> {
+            Ok(StoreInfo {
+                component: Component::Store,
+                label_sets: Vec::new(),
+                min_time: 0,
+                max_time: 1,
+                supports_without_replica_labels: true,
+                serves_metadata: false,
+            })
+        }
+
+        async fn series(&self, _: SeriesRequest) -> Result<SeriesStream, StoreError> {
+            let frames: Vec<_> = self
+                .0
+                .iter()
+                .map(|name| {
+                    Ok(SeriesFrame::Series(SeriesData {
+                        labels: Labels::from_pairs([("__name__", *name)]),
+                        chunks: Vec::new(),
+                    }))
+                })
+                .collect();
+            Ok(stream::iter(frames).boxed())
+        }
+
+        async fn label_names(&self, _: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
+            Ok(LabelsResponse::default())
+        }
+
+        async fn label_values(&self, _: LabelValuesRequest) -> Result<LabelsResponse, StoreError> {
+            Ok(LabelsResponse::default())
+        }
+    }
+
+    async fn merge_of(
+        stores: Vec<FixedOrder>,
+        strategy: PartialResponse,
+    ) -> (Vec<String>, Vec<String>, Option<String>) {
+        let mut servers = Vec::new();
+        let mut endpoints = Vec::new();
+        for store in stores {
+            let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            endpoints.push((
+                Arc::new(Endpoint::new(&server.addr.to_string()).unwrap()),
+                true,
+            ));
+            servers.push(server);
+        }
+        let options = MergeOptions {
+            request: SeriesRequest {
+                max_time: 1,
+                partial_response: strategy,
+                ..Default::default()
+            },
+            replica_labels: Vec::new(),
+            response_timeout: Duration::from_secs(5),
+        };
+        let mut merger = Merger::start(endpoints, &options);
+        let (mut names, mut warnings, mut error) = (Vec::new(), Vec::new(), None);
+        while let Some(event) = merger.next().await {
+            match event {
+                Ok(MergeEvent::Series(s)) => {
+                    names.push(s.labels.get("__name__").unwrap_or("").to_string())
+                }
+                Ok(MergeEvent::Warning(w)) => warnings.push(w),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        (names, warnings, error)
+    }
+
+    #[tokio::test]
+    async fn streams_merge_in_label_order_with_equal_series_together() {
+        let (names, warnings, error) = merge_of(
+            vec![FixedOrder(vec!["a", "c"]), FixedOrder(vec!["b", "c", "d"])],
+            PartialResponse::Warn,
+        )
+        .await;
+        assert_eq!(names, ["a", "b", "c", "d"]);
+        assert!(warnings.is_empty() && error.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unsorted_stream_is_refused_not_mis_merged() {
+        let (names, warnings, _) = merge_of(
+            vec![FixedOrder(vec!["a", "e"]), FixedOrder(vec!["d", "b"])],
+            PartialResponse::Warn,
+        )
+        .await;
+        // The unsorted endpoint is dropped at its first out-of-order series, with a warning.
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        assert!(!names.contains(&"b".to_string()), "{names:?}");
+        assert!(
+            warnings.iter().any(|w| w.contains("out of order")),
+            "{warnings:?}"
+        );
+        let (_, _, error) = merge_of(
+            vec![FixedOrder(vec!["a"]), FixedOrder(vec!["d", "b"])],
+            PartialResponse::Abort,
+        )
+        .await;
+        assert!(error.is_some_and(|e| e.contains("out of order")));
+    }
+}
