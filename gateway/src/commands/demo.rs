@@ -73,7 +73,7 @@ fn instance_series(instance: usize, start: i64, end: i64) -> Vec<Series> {
     let mut buckets: Vec<Vec<Sample>> = vec![Vec::new(); bounds.len()];
     for &t in &times {
         let load = wave(t, 2400.0);
-        for (i, share) in [0.5, 0.75, 0.9, 0.99, 1.0].iter().enumerate() {
+        for (i, share) in [0.5, 0.75, 0.86, 0.99, 1.0].iter().enumerate() {
             counts[i] += (40.0 * (share - 0.3 * load * (1.0 - share)))
                 .max(0.0)
                 .round();
