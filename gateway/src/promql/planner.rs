@@ -248,11 +248,13 @@ impl<'a> Planner<'a> {
         })
     }
 
-    /// Sorting means nothing in a range query (results are ordered by labels): say so.
-    fn note_sort_in_range_query(&self, pos: Option<Position>) {
+    /// Sorting means nothing in a range query (results are ordered by labels): say so, and
+    /// skip the work.
+    fn sorting_matters(&self, pos: Option<Position>) -> bool {
         if self.ctx.range_query {
             self.ctx.annotations().sort_in_range_query(pos);
         }
+        !self.ctx.range_query
     }
 
     async fn vector_scan(
@@ -472,8 +474,10 @@ impl<'a> Planner<'a> {
                 Box::new(AbsentOp::new(input, absent_labels(&args[0])))
             }
             SpecialFunction::Sort | SpecialFunction::SortDesc => {
-                self.note_sort_in_range_query(pos.call);
                 let input = self.build(&args[0], steps).await?;
+                if !self.sorting_matters(pos.call) {
+                    return Ok(input);
+                }
                 let order = if special == SpecialFunction::Sort {
                     SortOrder::ValueAsc
                 } else {
@@ -482,9 +486,11 @@ impl<'a> Planner<'a> {
                 Box::new(SortOp::new(input, order))
             }
             SpecialFunction::SortByLabel | SpecialFunction::SortByLabelDesc => {
-                self.note_sort_in_range_query(pos.call);
                 let input = self.build(&args[0], steps).await?;
                 let names = string_args(&args[1..])?;
+                if !self.sorting_matters(pos.call) {
+                    return Ok(input);
+                }
                 Box::new(SortOp::new(
                     input,
                     SortOrder::Labels {

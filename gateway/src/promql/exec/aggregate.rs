@@ -434,17 +434,23 @@ fn select_k(
     for (&id, &f) in step.ids.iter().zip(&step.values) {
         by_group[state.group_of[id]].push((id, f));
     }
+    let rank = |a: &(usize, f64), b: &(usize, f64)| {
+        let order = match (a.1.is_nan(), b.1.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            (false, false) if top => b.1.total_cmp(&a.1),
+            (false, false) => a.1.total_cmp(&b.1),
+        };
+        order.then(a.0.cmp(&b.0))
+    };
     for members in &mut by_group {
-        members.sort_by(|a, b| {
-            let order = match (a.1.is_nan(), b.1.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                (false, false) if top => b.1.total_cmp(&a.1),
-                (false, false) => a.1.total_cmp(&b.1),
-            };
-            order.then(a.0.cmp(&b.0))
-        });
+        // Only the best k need ordering: partition them out first.
+        if members.len() > k {
+            members.select_nth_unstable_by(k, rank);
+            members.truncate(k);
+        }
+        members.sort_by(rank);
         for &(id, f) in members.iter().take(k) {
             out.push(id, f);
         }
