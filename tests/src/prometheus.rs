@@ -154,6 +154,23 @@ pub enum Eval {
     Range(i64, i64, i64),
 }
 
+impl Eval {
+    /// Instant evaluations at `base_ms` plus each of `instants` seconds, then range
+    /// evaluations given as (start, end, step) seconds after `base_ms`.
+    pub fn grid(base_ms: i64, instants: &[i64], ranges: &[(i64, i64, i64)]) -> Vec<Eval> {
+        let at = |seconds: i64| base_ms + seconds * 1000;
+        instants
+            .iter()
+            .map(|&t| Eval::Instant(at(t)))
+            .chain(
+                ranges
+                    .iter()
+                    .map(|&(a, b, step)| Eval::Range(at(a), at(b), step * 1000)),
+            )
+            .collect()
+    }
+}
+
 /// A client for Prometheus-compatible HTTP APIs: every request is bounded.
 pub fn api_client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -129,16 +129,7 @@ const INSTANTS: [i64; 9] = [1207, 3607, 4837, 5407, 5987, 6017, 6307, 9007, 10_5
 const RANGES: [(i64, i64, i64); 3] = [(1207, 10_507, 300), (4207, 6607, 60), (4717, 6217, 15)];
 
 fn evaluations() -> Vec<Eval> {
-    let s = |seconds: i64| S + seconds * SECOND;
-    INSTANTS
-        .iter()
-        .map(|&t| Eval::Instant(s(t)))
-        .chain(
-            RANGES
-                .iter()
-                .map(|&(a, b, step)| Eval::Range(s(a), s(b), step * SECOND)),
-        )
-        .collect()
+    Eval::grid(S, &INSTANTS, &RANGES)
 }
 
 struct Topology {

@@ -164,16 +164,7 @@ const INSTANTS: [i64; 5] = [1207, 2707, 5407, 6017, 9007];
 const RANGES: [(i64, i64, i64); 2] = [(1207, 10_507, 300), (2107, 6307, 60)];
 
 fn evaluations() -> Vec<Eval> {
-    let s = |seconds: i64| S + seconds * SECOND;
-    INSTANTS
-        .iter()
-        .map(|&t| Eval::Instant(s(t)))
-        .chain(
-            RANGES
-                .iter()
-                .map(|&(a, b, step)| Eval::Range(s(a), s(b), step * SECOND)),
-        )
-        .collect()
+    Eval::grid(S, &INSTANTS, &RANGES)
 }
 
 struct RegionProcesses {
