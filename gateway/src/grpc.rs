@@ -8,16 +8,15 @@
 
 use crate::fanout::merge::MergeEvent;
 use crate::fanout::{Fanout, FanoutStorage, QueryOptions, decode};
-use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream;
 use std::sync::Arc;
-use store_api::chunk::{ChunkEncoding, SAMPLES_PER_CHUNK, XorEncoder};
+use store_api::chunk::xor_chunks;
 use store_api::labels::without_external;
 use store_api::{
     Component, LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, MetadataRequest,
-    MetadataResponse, PartialResponse, RawChunk, SeriesData, SeriesFrame, SeriesRequest,
-    SeriesStream, Store, StoreError, StoreInfo,
+    MetadataResponse, PartialResponse, SeriesData, SeriesFrame, SeriesRequest, SeriesStream, Store,
+    StoreError, StoreInfo,
 };
 
 /// Past this many chunk bytes a Series answer that must be re-sorted (see `series`) fails.
@@ -52,26 +51,6 @@ impl GatewayStore {
             },
         )
     }
-}
-
-/// Re-encodes de-duplicated samples into chunks of Prometheus' size.
-fn encode(timestamps: &[i64], values: &[f64]) -> Vec<RawChunk> {
-    timestamps
-        .chunks(SAMPLES_PER_CHUNK)
-        .zip(values.chunks(SAMPLES_PER_CHUNK))
-        .map(|(ts, vs)| {
-            let mut encoder = XorEncoder::new();
-            for (t, v) in ts.iter().zip(vs) {
-                encoder.append(*t, *v);
-            }
-            RawChunk {
-                min_time: ts[0],
-                max_time: ts[ts.len() - 1],
-                encoding: ChunkEncoding::Xor,
-                data: Bytes::from(encoder.into_bytes()),
-            }
-        })
-        .collect()
 }
 
 impl Store for GatewayStore {
@@ -154,7 +133,7 @@ impl Store for GatewayStore {
                             &mut warnings,
                         )
                         .map_err(StoreError::Unavailable)?;
-                        encode(&samples.timestamps, &samples.values)
+                        xor_chunks(&samples.timestamps, &samples.values)
                     };
                     frames.extend(warnings.into_iter().map(SeriesFrame::Warning));
                     bytes += chunks.iter().map(|c| c.data.len()).sum::<usize>();

@@ -1,14 +1,13 @@
 //! An in-memory store: series of samples in, 120-sample XOR chunks out. Serves tests and the
 //! demo, and is the reference for how every other store answers.
 
-use crate::chunk::{ChunkEncoding, SAMPLES_PER_CHUNK, XorEncoder};
+use crate::chunk::xor_chunks;
 use crate::error::StoreError;
 use crate::labels::{Labels, matches_all};
 use crate::store::{
-    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, RawChunk, SeriesData,
-    SeriesFrame, SeriesRequest, SeriesStream, Store, StoreInfo,
+    Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, SeriesData, SeriesFrame,
+    SeriesRequest, SeriesStream, Store, StoreInfo,
 };
-use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream;
 use std::collections::BTreeMap;
@@ -50,7 +49,10 @@ impl MemoryStore {
                 max_time = max_time.max(last);
                 Some(SeriesData {
                     labels,
-                    chunks: encode_chunks(&samples),
+                    chunks: {
+                        let (ts, vs): (Vec<i64>, Vec<f64>) = samples.into_iter().unzip();
+                        xor_chunks(&ts, &vs)
+                    },
                 })
             })
             .collect();
@@ -82,24 +84,6 @@ fn dedup_keep_last(samples: &mut Vec<Sample>) {
     samples.reverse();
     samples.dedup_by_key(|s| s.0);
     samples.reverse();
-}
-
-fn encode_chunks(samples: &[Sample]) -> Vec<RawChunk> {
-    samples
-        .chunks(SAMPLES_PER_CHUNK)
-        .map(|part| {
-            let mut encoder = XorEncoder::new();
-            for &(t, v) in part {
-                encoder.append(t, v);
-            }
-            RawChunk {
-                min_time: part[0].0,
-                max_time: part[part.len() - 1].0,
-                encoding: ChunkEncoding::Xor,
-                data: Bytes::from(encoder.into_bytes()),
-            }
-        })
-        .collect()
 }
 
 fn without_labels(mut labels: Labels, names: &[String]) -> Labels {

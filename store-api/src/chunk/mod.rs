@@ -9,6 +9,26 @@ pub use xor::{ChunkError, XorDecoder, XorEncoder, decode_into, num_samples};
 /// Prometheus cuts a chunk at this many samples.
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
+/// Encodes time-sorted samples into XOR chunks of Prometheus' size.
+pub fn xor_chunks(timestamps: &[i64], values: &[f64]) -> Vec<crate::store::RawChunk> {
+    timestamps
+        .chunks(SAMPLES_PER_CHUNK)
+        .zip(values.chunks(SAMPLES_PER_CHUNK))
+        .map(|(ts, vs)| {
+            let mut encoder = XorEncoder::new();
+            for (t, v) in ts.iter().zip(vs) {
+                encoder.append(*t, *v);
+            }
+            crate::store::RawChunk {
+                min_time: ts[0],
+                max_time: ts[ts.len() - 1],
+                encoding: ChunkEncoding::Xor,
+                data: bytes::Bytes::from(encoder.into_bytes()),
+            }
+        })
+        .collect()
+}
+
 /// The chunk encodings of the TSDB. The numbers differ by wire format, so they are mapped
 /// in exactly one place each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
