@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh Debian machine: installs what the tests
-# need (Debian's `prometheus` package: prometheus 2.42 and promtool), then formatting, lints,
-# and the whole test suite (unit, gRPC round trips, real Prometheus end to end).
+# need (Debian's `prometheus` package: prometheus 2.42 and promtool; `s3s-fs` from crates.io, an
+# S3-compatible server), then formatting, lints, and the whole test suite (unit, gRPC round trips,
+# real Prometheus and S3 end to end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,14 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 prometheus --version 2>&1 | head -1
+
+# The S3-compatible server the object-storage end-to-end tests read blocks from.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+if ! command -v s3s-fs >/dev/null; then
+  echo "== installing s3s-fs"
+  cargo install --quiet s3s-fs --version 0.14.1 --features binary --locked
+fi
+s3s-fs --version
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

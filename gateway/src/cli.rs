@@ -25,6 +25,8 @@ pub enum Command {
     Query(Box<QueryArgs>),
     /// Serve the StoreAPI over a Prometheus server (remote read).
     Sidecar(SidecarArgs),
+    /// Serve the StoreAPI over Prometheus TSDB blocks in object storage.
+    Store(StoreArgs),
     /// The whole topology in one process on generated data, for a first look.
     Demo(DemoArgs),
 }
@@ -116,12 +118,59 @@ pub struct SidecarArgs {
     pub prometheus_timeout: Duration,
 }
 
+#[derive(Args, Debug)]
+pub struct StoreArgs {
+    /// The bucket: a YAML file in Thanos' objstore format (`type: FILESYSTEM|S3|GCS|AZURE`,
+    /// `config: {...}`, optional `prefix`).
+    #[arg(long = "objstore.config-file")]
+    pub objstore_config_file: std::path::PathBuf,
+
+    /// Where to serve the StoreAPI (gRPC).
+    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
+    pub grpc_address: SocketAddr,
+
+    /// How often the bucket is listed for new and deleted blocks, e.g. `3m` or `10s`.
+    #[arg(long = "sync-block-duration", default_value = "3m", value_parser = parse_duration)]
+    pub sync_interval: Duration,
+
+    /// Memory for decoded postings and series, e.g. `250MB`, `1GiB` or bytes.
+    #[arg(long = "index-cache-size", default_value = "250MB", value_parser = parse_size)]
+    pub index_cache_size: u64,
+}
+
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Query(args) => crate::commands::query::run(*args).await,
         Command::Sidecar(args) => crate::commands::sidecar::run(args).await,
+        Command::Store(args) => crate::commands::store::run(args).await,
         Command::Demo(args) => crate::commands::demo::run(args.http_address).await,
     }
+}
+
+/// A size in bytes with an optional unit: `B`, `KB`/`MB`/`GB` (powers of 1000) or
+/// `KiB`/`MiB`/`GiB` (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("not a size: {text:?} (e.g. 250MB)"))?;
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("size {text:?} too large"))
 }
 
 /// `name=value`, as Thanos' `--label` (the value may be quoted).
@@ -177,8 +226,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, parse_size};
     use std::time::Duration;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("250MB"), Ok(250_000_000));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("16 KiB"), Ok(16 << 10));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("MB").is_err());
+        assert!(parse_size("5TB").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -4,9 +4,11 @@
 pub mod chunk;
 pub mod client;
 pub mod convert;
+pub mod encoding;
 pub mod error;
 pub mod labels;
 pub mod memory;
+pub mod objstore;
 pub mod server;
 pub mod sidecar;
 pub mod store;

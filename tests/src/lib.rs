@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod block_store;
+pub mod cluster_queries;
 pub mod data;
 pub mod faults;
 pub mod net;
@@ -14,4 +16,5 @@ pub mod process;
 pub mod prometheus;
 pub mod promqltest;
 pub mod promtool;
+pub mod s3;
 pub mod topology;

@@ -14,6 +14,8 @@ pub struct PrometheusServer {
     external_labels: Vec<(String, String)>,
     /// Appended to the generated configuration file (e.g. `scrape_configs`).
     extra_config: String,
+    /// Command-line flags after the ones every server gets.
+    extra_flags: Vec<String>,
     child: Option<Child>,
 }
 
@@ -33,6 +35,22 @@ impl PrometheusServer {
         external_labels: &[(&str, &str)],
         extra_config: &str,
     ) -> Self {
+        Self::launch(blocks, work_dir, external_labels, extra_config, &[])
+    }
+
+    /// Like [`PrometheusServer::start`] without external labels, with `flags` added to the
+    /// command line (e.g. `--storage.tsdb.max-block-duration=2h`).
+    pub fn start_with_flags(blocks: &Path, work_dir: &Path, flags: &[&str]) -> Self {
+        Self::launch(Some(blocks), work_dir, &[], "", flags)
+    }
+
+    fn launch(
+        blocks: Option<&Path>,
+        work_dir: &Path,
+        external_labels: &[(&str, &str)],
+        extra_config: &str,
+        flags: &[&str],
+    ) -> Self {
         let dir = work_dir.to_path_buf();
         match blocks {
             Some(blocks) => crate::promtool::copy_dir(blocks, &dir.join("data")),
@@ -46,6 +64,7 @@ impl PrometheusServer {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             extra_config: extra_config.to_string(),
+            extra_flags: flags.iter().map(|f| f.to_string()).collect(),
             child: None,
         };
         server.spawn();
@@ -58,6 +77,11 @@ impl PrometheusServer {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// What the server logged so far (for failure messages).
@@ -96,6 +120,7 @@ impl PrometheusServer {
             .arg(format!("--storage.tsdb.path={}", self.dir.join("data").display()))
             .arg("--storage.tsdb.retention.time=100y")
             .arg(format!("--web.listen-address={}", self.addr))
+            .args(&self.extra_flags)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

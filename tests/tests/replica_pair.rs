@@ -8,31 +8,18 @@
 //! replica with the earliest sample), must leave it at the start of its gap and fill the gap
 //! from a. Together they hold every sample once; timestamps are equal in both replicas.
 //!
-//! Compared: series and labels (the replica label never appears), timestamps, values within a
-//! relative 1e-6. Prometheus' HTTP API leaves its external labels out, the gateway answers
-//! with the sidecars' `cluster` on every series whose labels survive the query: each query says
-//! whether its series keep `cluster`, the gateway's answer is checked to carry `cluster="eu"`
-//! exactly then, and Prometheus' series get it added before comparing.
-//!
-//! Deliberate exclusions (Prometheus 2.42 vs the 3.x semantics the engine follows):
-//! - left-closed (2.42) vs left-open (3.x) windows: samples are never on a whole second, every
-//!   evaluation time, range and offset is whole seconds;
-//! - rate/increase windows that start before a counter's first sample extrapolate differently
-//!   (prometheus/prometheus#13725): every window, offset included, starts at least 7 s after
-//!   the first sample (earliest evaluation 20 m 7 s in, longest window plus offset 15 m);
-//! - delayed `__name__` removal: no query reads `__name__` after a name-dropping function;
-//! - functions new in 3.x, and `topk`/`sort` order over ties: not used (`topk` runs over
-//!   distinct random values and is compared as a set).
+//! Compared: the cluster query set (`panoptes_tests::cluster_queries`, which lists the
+//! deliberate 2.42-vs-3.x exclusions) at every evaluation, then the label and series APIs;
+//! the replica label never appears.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use futures_util::StreamExt;
+use panoptes_tests::cluster_queries::{CLUSTER, QUERIES, compare_all};
 use panoptes_tests::data::{self, Spec};
 use panoptes_tests::net::free_addr;
 use panoptes_tests::process::Panoptes;
 use panoptes_tests::prometheus::{
-    Answer, Eval, PrometheusServer, api_client, api_time, compare_answers, get_data, json_labels,
-    json_strings, query_answer,
+    Eval, PrometheusServer, api_client, api_time, get_data, json_labels, json_strings, query_answer,
 };
 use panoptes_tests::promtool;
 use std::time::{Duration, Instant};
@@ -46,79 +33,6 @@ const MINUTE: i64 = 60 * SECOND;
 const GAP: (i64, i64) = (S + 80 * MINUTE, S + 100 * MINUTE);
 /// Replica a holds nothing before this.
 const A_STARTS: i64 = S + 5 * MINUTE;
-
-const CLUSTER: (&str, &str) = ("cluster", "eu");
-const TOLERANCE: f64 = 1e-6;
-
-/// Whether a query's result series keep the series' own labels (and so the sidecars'
-/// `cluster`), or are built from a subset that does not include it.
-const KEEPS: bool = true;
-const DROPS: bool = false;
-
-/// The queries: selectors, counters, histograms, `*_over_time`, aggregations, arithmetic.
-const QUERIES: &[(bool, &str)] = &[
-    // Selectors.
-    (KEEPS, "http_requests_total"),
-    (KEEPS, r#"memory_usage_bytes{job="api"}"#),
-    (KEEPS, r#"temperature_celsius{pod=~"pod-[13]"}"#),
-    (KEEPS, r#"request_duration_seconds_bucket{le="0.5"}"#),
-    (
-        KEEPS,
-        r#"{__name__=~"request_duration_seconds_(sum|count)", pod!="pod-0"}"#,
-    ),
-    (KEEPS, "memory_usage_bytes offset 10m"),
-    (KEEPS, "memory_usage_bytes > 1.3e8"),
-    // Counters (with resets).
-    (KEEPS, "rate(http_requests_total[5m])"),
-    (KEEPS, r#"increase(http_requests_total{code="500"}[10m])"#),
-    (KEEPS, "irate(http_requests_total[1m])"),
-    (KEEPS, "resets(http_requests_total[10m])"),
-    (KEEPS, "rate(http_requests_total[5m] offset 10m)"),
-    (DROPS, "sum by (job) (rate(http_requests_total[5m]))"),
-    (DROPS, "sum by (code) (increase(http_requests_total[10m]))"),
-    (DROPS, "sum(rate(http_requests_total[2m]))"),
-    (KEEPS, "sum without (pod) (rate(http_requests_total[5m]))"),
-    (KEEPS, "http_requests_total - http_requests_total offset 5m"),
-    // Histograms.
-    (
-        DROPS,
-        "histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))",
-    ),
-    (
-        DROPS,
-        "histogram_quantile(0.5, sum by (job, le) (rate(request_duration_seconds_bucket[10m])))",
-    ),
-    (
-        KEEPS,
-        "histogram_quantile(0.99, rate(request_duration_seconds_bucket[5m]))",
-    ),
-    (
-        KEEPS,
-        "rate(request_duration_seconds_sum[5m]) / rate(request_duration_seconds_count[5m])",
-    ),
-    // *_over_time and other range functions over gauges.
-    (KEEPS, "avg_over_time(memory_usage_bytes[10m])"),
-    (KEEPS, "max_over_time(temperature_celsius[5m])"),
-    (KEEPS, "min_over_time(temperature_celsius[10m])"),
-    (KEEPS, "sum_over_time(temperature_celsius[2m])"),
-    (KEEPS, "count_over_time(temperature_celsius[10m])"),
-    (KEEPS, "quantile_over_time(0.9, memory_usage_bytes[10m])"),
-    (KEEPS, "stddev_over_time(temperature_celsius[10m])"),
-    (KEEPS, "last_over_time(temperature_celsius[5m])"),
-    (KEEPS, "changes(memory_usage_bytes[5m])"),
-    (KEEPS, "delta(temperature_celsius[10m])"),
-    (KEEPS, "deriv(memory_usage_bytes[10m])"),
-    (KEEPS, "predict_linear(memory_usage_bytes[10m], 600)"),
-    // Aggregations.
-    (DROPS, "count by (job) (memory_usage_bytes)"),
-    (KEEPS, "avg without (pod) (temperature_celsius)"),
-    (DROPS, "max by (job) (memory_usage_bytes)"),
-    (DROPS, "quantile(0.5, temperature_celsius)"),
-    (KEEPS, "topk(2, memory_usage_bytes)"),
-    (DROPS, "sum(memory_usage_bytes) / count(memory_usage_bytes)"),
-    (DROPS, r#"scalar(sum(http_requests_total{code="500"}))"#),
-    (DROPS, "absent(nonexistent_metric)"),
-];
 
 /// Instant evaluations (seconds after `S`): before the gap, just inside it (windows reaching
 /// back over its start), in its middle (past b's lookback), at its end, just after, late.
@@ -206,60 +120,6 @@ fn start() -> Topology {
     }
 }
 
-/// Prometheus' series with the external `cluster` label the gateway shows.
-fn with_cluster(answer: Answer) -> Answer {
-    answer
-        .into_iter()
-        .map(|(mut labels, samples)| {
-            labels.set(CLUSTER.0.into(), CLUSTER.1.into());
-            (labels, samples)
-        })
-        .collect()
-}
-
-struct Outcome {
-    query: &'static str,
-    eval: Eval,
-    samples: usize,
-    problems: Vec<String>,
-}
-
-async fn compare(
-    client: &reqwest::Client,
-    topology: &Topology,
-    keeps_cluster: bool,
-    query: &'static str,
-    eval: Eval,
-) -> Outcome {
-    let reference = topology.reference.url();
-    let (got, want) = futures_util::join!(
-        query_answer(client, &topology.gateway, query, eval),
-        query_answer(client, &reference, query, eval),
-    );
-    let mut problems = Vec::new();
-    for labels in got.keys() {
-        if labels.get("replica").is_some() {
-            problems.push(format!("replica label in {labels}"));
-        }
-        let cluster = labels.get(CLUSTER.0);
-        if keeps_cluster && cluster != Some(CLUSTER.1) || !keeps_cluster && cluster.is_some() {
-            problems.push(format!("cluster label: {labels}"));
-        }
-    }
-    let want = if keeps_cluster {
-        with_cluster(want)
-    } else {
-        want
-    };
-    problems.extend(compare_answers(&got, &want, TOLERANCE));
-    Outcome {
-        query,
-        eval,
-        samples: want.values().map(Vec::len).sum(),
-        problems,
-    }
-}
-
 fn sorted_series(data: &serde_json::Value) -> Vec<Labels> {
     let mut series: Vec<Labels> = data.as_array().unwrap().iter().map(json_labels).collect();
     series.sort();
@@ -284,43 +144,17 @@ async fn replica_pair_with_a_gap_answers_as_one_prometheus() {
     let reference = query_answer(&client, &topology.reference.url(), probe, in_gap).await;
     assert_eq!(reference.len(), 4, "one memory series per pod");
 
-    let jobs: Vec<(bool, &'static str, Eval)> = QUERIES
-        .iter()
-        .flat_map(|&(keeps, query)| {
-            evaluations()
-                .into_iter()
-                .map(move |eval| (keeps, query, eval))
-        })
-        .collect();
-    let outcomes: Vec<Outcome> = tokio::time::timeout(
+    let report = compare_all(
+        &client,
+        &topology.gateway,
+        &topology.reference.url(),
+        QUERIES,
+        &evaluations(),
         Duration::from_secs(120),
-        futures_util::stream::iter(jobs)
-            .map(|(keeps, query, eval)| compare(&client, &topology, keeps, query, eval))
-            .buffer_unordered(4)
-            .collect(),
     )
-    .await
-    .expect("the queries finish within 2 minutes");
-
-    let mut failures = Vec::new();
-    let mut samples = 0;
-    for &(_, query) in QUERIES {
-        let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.query == query).collect();
-        let compared: usize = mine.iter().map(|o| o.samples).sum();
-        if compared == 0 {
-            failures.push(format!(
-                "{query}: empty at every evaluation (checks nothing)"
-            ));
-        }
-        samples += compared;
-        for o in mine.iter().filter(|o| !o.problems.is_empty()) {
-            failures.push(format!(
-                "{query} ({:?}):\n    {}",
-                o.eval,
-                o.problems.join("\n    ")
-            ));
-        }
-    }
+    .await;
+    let mut failures = report.failures;
+    let samples = report.samples;
 
     // Label and series APIs: the reference's answers plus the external `cluster`, never the
     // replica label.
@@ -428,7 +262,7 @@ async fn replica_pair_with_a_gap_answers_as_one_prometheus() {
          label/series API checks; setup {setup:?}, total {:?}",
         QUERIES.len(),
         evaluations().len(),
-        outcomes.len(),
+        report.answers,
         started.elapsed()
     );
     assert!(

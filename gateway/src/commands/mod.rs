@@ -3,3 +3,4 @@
 pub mod demo;
 pub mod query;
 pub mod sidecar;
+pub mod store;

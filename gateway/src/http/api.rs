@@ -83,7 +83,7 @@ fn engine_for(state: &AppState, p: &Params) -> Result<Engine, ApiError> {
 /// `{a="b", ...}` or `metric{...}` into matchers.
 pub fn selector_matchers(text: &str) -> Result<Vec<Matcher>, String> {
     const EMPTY: &str = "match[] must contain at least one non-empty matcher";
-    let expr = promql_parser::parser::parse(text).map_err(|e| {
+    let expr = crate::promql::source::parse(text).map_err(|e| {
         if e.contains("at least one non-empty matcher") {
             EMPTY.to_string()
         } else {
@@ -544,7 +544,7 @@ async fn run_metadata(state: &AppState, p: Params) -> ApiResult {
 /// Exemplars are not stored: an empty list, as Grafana's probe expects (`status: success`).
 async fn exemplars(ApiParams(p): ApiParams) -> Response {
     let checked = (|| {
-        promql_parser::parser::parse(p.get("query").unwrap_or(""))
+        crate::promql::source::parse(p.get("query").unwrap_or(""))
             .map_err(|e| ApiError::bad_data(format!("parse error: {e}")))?;
         let start = p.time_or("start", MIN_TIME)?;
         let end = p.time_or("end", MAX_TIME)?;
@@ -569,7 +569,7 @@ async fn alerts() -> Response {
 
 fn parsed(p: &Params) -> Result<promql_parser::parser::Expr, ApiError> {
     let query = p.get("query").unwrap_or("");
-    promql_parser::parser::parse(query).map_err(ApiError::bad_data)
+    crate::promql::source::parse(query).map_err(ApiError::bad_data)
 }
 
 async fn format_query(ApiParams(p): ApiParams) -> Response {

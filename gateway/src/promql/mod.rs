@@ -8,6 +8,7 @@ mod kahan;
 mod logical;
 mod planner;
 mod result;
+pub mod source;
 pub mod storage;
 pub mod value;
 
@@ -193,12 +194,8 @@ impl Engine {
     }
 }
 
-/// Parses with promql-parser, which panics on some inputs (e.g. a duration literal too large
-/// for `Duration`): a panic there is a parse error, not a crash.
 fn parse(query: &str) -> Result<promql_parser::parser::Expr, EngineError> {
-    std::panic::catch_unwind(|| promql_parser::parser::parse(query))
-        .map_err(|_| EngineError::Parse(format!("cannot parse {query:?}")))?
-        .map_err(EngineError::Parse)
+    source::parse(query).map_err(EngineError::Parse)
 }
 
 /// Runs the operators on a blocking thread (evaluation is CPU work that must not stall the

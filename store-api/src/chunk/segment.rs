@@ -140,34 +140,48 @@ pub fn check_header(segment: &[u8]) -> Result<(), SegmentError> {
 /// Reads the chunk at `offset` and verifies its CRC. Returns it and the
 /// offset just past it. The segment header is not checked here.
 pub fn read_chunk(segment: &[u8], offset: usize) -> Result<(Chunk<'_>, usize), SegmentError> {
-    let rest = match segment.get(offset..) {
-        Some(rest) if offset >= SEGMENT_HEADER_LEN => rest,
-        _ => {
-            return Err(SegmentError::BadOffset {
-                offset,
-                len: segment.len(),
-            });
+    match segment.get(offset..) {
+        Some(rest) if offset >= SEGMENT_HEADER_LEN => {
+            chunk_at(rest, offset).map(|(chunk, len)| (chunk, offset + len))
         }
-    };
-    let (len, varint_len) = read_uvarint(rest).ok_or(SegmentError::BadLength { offset })?;
+        _ => Err(SegmentError::BadOffset {
+            offset,
+            len: segment.len(),
+        }),
+    }
+}
+
+/// Reads the chunk at the start of `bytes` (a ranged read from `offset` of a segment) and
+/// verifies its CRC. Returns it and the bytes it takes; [`SegmentError::Truncated`] says how
+/// many bytes it needs when `bytes` holds only its start.
+pub fn chunk_at(bytes: &[u8], offset: usize) -> Result<(Chunk<'_>, usize), SegmentError> {
+    let (len, varint_len) = crate::encoding::read_uvarint(bytes).ok_or(if bytes.len() < 10 {
+        SegmentError::Truncated {
+            offset,
+            needed: 10,
+            available: bytes.len(),
+        }
+    } else {
+        SegmentError::BadLength { offset }
+    })?;
     // Length varint, encoding byte, data and CRC; saturating so a corrupt
     // length can't wrap around.
     let needed = len.saturating_add(varint_len as u64 + 1 + 4);
-    if needed > rest.len() as u64 {
+    if needed > bytes.len() as u64 {
         return Err(SegmentError::Truncated {
             offset,
             needed,
-            available: rest.len(),
+            available: bytes.len(),
         });
     }
-    // Fits in `rest`, so also in usize.
+    // Fits in `bytes`, so also in usize.
     let body_end = varint_len + 1 + len as usize;
-    let body = &rest[varint_len..body_end];
+    let body = &bytes[varint_len..body_end];
     let stored = u32::from_be_bytes([
-        rest[body_end],
-        rest[body_end + 1],
-        rest[body_end + 2],
-        rest[body_end + 3],
+        bytes[body_end],
+        bytes[body_end + 1],
+        bytes[body_end + 2],
+        bytes[body_end + 3],
     ]);
     let computed = crc32c::crc32c(body);
     if stored != computed {
@@ -182,7 +196,7 @@ pub fn read_chunk(segment: &[u8], offset: usize) -> Result<(Chunk<'_>, usize), S
         encoding: body[0],
         data: &body[1..],
     };
-    Ok((chunk, offset + body_end + 4))
+    Ok((chunk, body_end + 4))
 }
 
 /// Checks the header of `segment` and iterates over all its chunks.
@@ -228,20 +242,6 @@ impl<'a> Iterator for Chunks<'a> {
 impl std::iter::FusedIterator for Chunks<'_> {}
 
 /// Decodes a uvarint (at most 10 bytes); returns it and its length.
-fn read_uvarint(buf: &[u8]) -> Option<(u64, usize)> {
-    let mut x = 0u64;
-    for (i, &b) in buf.iter().take(10).enumerate() {
-        if b < 0x80 {
-            if i == 9 && b > 1 {
-                return None;
-            }
-            return Some((x | u64::from(b) << (7 * i), i + 1));
-        }
-        x |= u64::from(b & 0x7f) << (7 * i);
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

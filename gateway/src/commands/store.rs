@@ -1,0 +1,43 @@
+//! `panoptes store`: StoreAPI over the TSDB blocks in a bucket.
+
+use crate::cli::StoreArgs;
+use crate::commands::sidecar::shutdown_signal;
+use std::sync::Arc;
+use store_api::objstore::{Bucket, BucketConfig, BucketStore, IndexCache};
+use store_api::server::StoreService;
+
+pub async fn run(args: StoreArgs) -> Result<(), String> {
+    let path = &args.objstore_config_file;
+    let yaml = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let config = BucketConfig::parse(&yaml).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bucket = Arc::new(Bucket::new(
+        config
+            .open()
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        &config.prefix,
+    ));
+    let store = Arc::new(BucketStore::new(
+        bucket,
+        Arc::new(IndexCache::new(args.index_cache_size)),
+    ));
+    // Serve only once the blocks are known, so a gateway's first Info sees them.
+    let report = store
+        .sync()
+        .await
+        .map_err(|e| format!("first bucket sync: {e}"))?;
+    tracing::info!(
+        blocks = report.loaded.len(),
+        failed = report.failed.len(),
+        "bucket synced"
+    );
+    let _sync = store.spawn_sync(args.sync_interval);
+    let listener = tokio::net::TcpListener::bind(args.grpc_address)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.grpc_address))?;
+    tracing::info!(grpc = %args.grpc_address, kind = ?config.kind, "store serving StoreAPI");
+    StoreService::new(store)
+        .serve(listener, shutdown_signal())
+        .await
+        .map_err(|e| format!("gRPC server: {e}"))
+}
