@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+use futures_util::StreamExt;
 use panoptes_tests::block_store::{
     add_thanos_labels, block_dirs, filesystem_config, start_gateway, start_store,
 };
@@ -16,6 +17,7 @@ use panoptes_tests::prometheus::{
 use panoptes_tests::promtool;
 use panoptes_tests::s3::S3Server;
 use std::time::{Duration, Instant};
+use store_api::Store;
 
 /// `Spec::default().start_ms`: the data runs 3 hours from here.
 const S: i64 = 1_700_000_000_000;
@@ -227,4 +229,94 @@ async fn tombstones_written_by_prometheus_are_honoured() {
     }
     assert!(samples > 1000, "the comparison covered data: {samples}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An HA pair uploading to one bucket: blocks of replica a (which came up 5 minutes late) and
+/// of replica b (missing 20 minutes mid-way), told apart by `replica` in meta.json. The gateway
+/// with `--query.replica-label=replica` over one store of that bucket answers as one
+/// Prometheus holding all the data: the store keeps the replicas apart for the gateway's
+/// de-duplication rather than mixing their samples.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_in_one_bucket_are_deduplicated() {
+    const MINUTE: i64 = 60 * SECOND;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let full = data::generate(&Spec::default());
+    let replica_a = data::without_window(&full, i64::MIN, S + 5 * MINUTE);
+    let replica_b = data::without_window(&full, S + 80 * MINUTE, S + 100 * MINUTE);
+    std::thread::scope(|scope| {
+        scope.spawn(|| promtool::create_blocks(&full, &root.join("full")));
+        scope.spawn(|| promtool::create_blocks(&replica_a, &root.join("a")));
+        scope.spawn(|| promtool::create_blocks(&replica_b, &root.join("b")));
+    });
+    let reference = PrometheusServer::start(
+        &root.join("full/blocks"),
+        &root.join("prometheus"),
+        &[CLUSTER],
+    );
+    let bucket = root.join("bucket");
+    for replica in ["a", "b"] {
+        let blocks = root.join(replica).join("blocks");
+        add_thanos_labels(&blocks, &[CLUSTER, ("replica", replica)]);
+        promtool::copy_dir(&blocks, &bucket);
+    }
+    let (_store, grpc) = start_store(&filesystem_config(&bucket), &root.join("store"), &[]);
+    let (_gateway, gateway) = start_gateway(&[grpc], &["--query.replica-label=replica"]);
+
+    // Asked to drop `replica`, the store sends each replica's series separately, one after
+    // the other, never one series mixing both.
+    let store = store_api::StoreClient::new(&grpc.to_string()).unwrap();
+    let request = store_api::SeriesRequest {
+        min_time: S,
+        max_time: S + 3 * 60 * MINUTE,
+        matchers: vec![
+            store_api::Matcher::equal("__name__", "memory_usage_bytes"),
+            store_api::Matcher::equal("pod", "pod-1"),
+        ],
+        without_replica_labels: vec!["replica".into()],
+        ..Default::default()
+    };
+    let frames: Vec<store_api::SeriesData> = store
+        .series(request)
+        .await
+        .unwrap()
+        .filter_map(|f| async move {
+            match f.unwrap() {
+                store_api::SeriesFrame::Series(s) => Some(s),
+                store_api::SeriesFrame::Warning(w) => panic!("{w}"),
+            }
+        })
+        .collect()
+        .await;
+    assert_eq!(frames.len(), 2, "one series per replica");
+    assert_eq!(frames[0].labels, frames[1].labels);
+    assert!(frames[0].labels.get("replica").is_none());
+    let starts: Vec<i64> = frames.iter().map(|f| f.chunks[0].min_time).collect();
+    assert_ne!(starts[0], starts[1], "replica a starts 5 minutes late");
+
+    let client = api_client();
+    let evaluations = Eval::grid(
+        S,
+        &[1207, 4837, 5407, 6017, 9007],
+        &[(1207, 10_507, 300), (4717, 6217, 15)],
+    );
+    let report = compare_all(
+        &client,
+        &gateway,
+        &reference.url(),
+        QUERIES,
+        &evaluations,
+        Duration::from_secs(180),
+    )
+    .await;
+    println!(
+        "{} answers, {} samples compared",
+        report.answers, report.samples
+    );
+    assert!(
+        report.failures.is_empty(),
+        "{} differences from Prometheus:\n{}",
+        report.failures.len(),
+        report.failures.join("\n")
+    );
 }

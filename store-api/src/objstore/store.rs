@@ -249,6 +249,7 @@ impl BucketStore {
         parts.sort_by(|a, b| {
             a.labels
                 .cmp(&b.labels)
+                .then_with(|| a.block.external_labels.cmp(&b.block.external_labels))
                 .then(a.block.meta.min_time.cmp(&b.block.meta.min_time))
         });
         if request.limit > 0 {
@@ -305,9 +306,16 @@ async fn stream_parts(
         }
         let mut i = 0;
         while i < batch.len() {
+            // One series from one source: equal labels and equal external labels. Equal
+            // labels from different sources (replicas once their replica labels are removed)
+            // are sent as consecutive series, for the gateway to de-duplicate.
+            let first = &batch[i];
+            let same_series = |p: &Part| {
+                p.labels == first.labels && p.block.external_labels == first.block.external_labels
+            };
             let mut series_chunks = Vec::new();
-            let labels = batch[i].labels.clone();
-            while i < batch.len() && batch[i].labels == labels {
+            let labels = first.labels.clone();
+            while i < batch.len() && same_series(&batch[i]) {
                 series_chunks.extend(chunks[i].iter().cloned());
                 i += 1;
             }
@@ -446,8 +454,14 @@ impl Store for BucketStore {
                 out.extend(labels.iter().map(|l| l.name.clone()));
             },
             |block, out| {
-                out.extend(block.label_names().map(str::to_string));
-                out.extend(block.external_labels.iter().map(|l| l.name.clone()));
+                let names = block
+                    .label_names()
+                    .chain(block.external_labels.iter().map(|l| l.name.as_str()));
+                out.extend(
+                    names
+                        .filter(|n| !request.without_replica_labels.iter().any(|r| r == n))
+                        .map(str::to_string),
+                );
             },
         )
         .await
@@ -503,7 +517,7 @@ impl BucketStore {
             for (block, _) in &chosen {
                 from_header(block, &mut values);
             }
-            values.retain(|v| !v.is_empty() && !request.without_replica_labels.contains(v));
+            values.retain(|v| !v.is_empty());
         } else {
             for part in self.select_parts(&set, &request, &mut warnings).await? {
                 from_series(&part.labels, &mut values);
