@@ -113,8 +113,9 @@ pub fn generate(spec: &Spec) -> Vec<Series> {
     out
 }
 
-/// Scrape times with a few milliseconds of jitter, never on a whole second.
-fn timestamps(spec: &Spec, rng: &mut Rng) -> Vec<i64> {
+/// Scrape times in `[spec.start_ms, spec.end_ms)` every `spec.step_ms`, at a phase of 1 to
+/// 900 ms past the interval with a few milliseconds of jitter: never on a whole second.
+pub fn timestamps(spec: &Spec, rng: &mut Rng) -> Vec<i64> {
     let offset = 1 + rng.below(900) as i64;
     (0..)
         .map(|i| spec.start_ms + i * spec.step_ms + offset + rng.below(50) as i64)
@@ -122,8 +123,9 @@ fn timestamps(spec: &Spec, rng: &mut Rng) -> Vec<i64> {
         .collect()
 }
 
-/// A counter growing at about `rate` per second, reset to a small value now and then.
-fn counter(times: &[i64], rate: f64, rng: &mut Rng) -> Vec<(i64, f64)> {
+/// A counter growing at about `rate` per second, reset to a small value now and then (one
+/// sample in 200).
+pub fn counter(times: &[i64], rate: f64, rng: &mut Rng) -> Vec<(i64, f64)> {
     let mut value = (rng.unit() * 1000.0).round();
     let mut last_t = times.first().copied().unwrap_or(0);
     times

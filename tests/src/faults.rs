@@ -541,6 +541,23 @@ pub struct StoreStatus {
     pub last_error: Option<String>,
 }
 
+/// Every endpoint a `/api/v1/stores` answer lists, whatever its component type.
+pub fn store_statuses(body: &serde_json::Value) -> Vec<StoreStatus> {
+    let mut out = Vec::new();
+    if let Some(groups) = body["data"].as_object() {
+        for entries in groups.values() {
+            for entry in entries.as_array().into_iter().flatten() {
+                out.push(StoreStatus {
+                    name: entry["name"].as_str().unwrap_or_default().to_string(),
+                    healthy: entry["healthy"].as_bool().unwrap_or(false),
+                    last_error: entry["lastError"].as_str().map(str::to_string),
+                });
+            }
+        }
+    }
+    out
+}
+
 impl Gateway {
     /// Starts `panoptes query --http-address=<free port> <args>` and waits until it serves
     /// HTTP (the gateway polls every endpoint's Info once before it listens).
@@ -595,19 +612,7 @@ impl Gateway {
     pub async fn stores(&self) -> Vec<StoreStatus> {
         let reply = self.get("/api/v1/stores", &[]).await;
         assert!(reply.is_success(), "/api/v1/stores: {}", reply.body);
-        let mut out = Vec::new();
-        if let Some(groups) = reply.body["data"].as_object() {
-            for entries in groups.values() {
-                for entry in entries.as_array().into_iter().flatten() {
-                    out.push(StoreStatus {
-                        name: entry["name"].as_str().unwrap_or_default().to_string(),
-                        healthy: entry["healthy"].as_bool().unwrap_or(false),
-                        last_error: entry["lastError"].as_str().map(str::to_string),
-                    });
-                }
-            }
-        }
-        out
+        store_statuses(&reply.body)
     }
 
     /// The endpoint at `address` as `/api/v1/stores` shows it now, if listed.

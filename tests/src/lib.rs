@@ -9,6 +9,7 @@
 
 pub mod block_store;
 pub mod cluster_queries;
+pub mod compare;
 pub mod data;
 pub mod faults;
 pub mod net;

@@ -3,9 +3,10 @@
 
 use crate::data::Series;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::path::Path;
 use std::process::Command;
+use store_api::Labels;
 
 /// Writes the series as an OpenMetrics file: one family after another, samples in time order.
 pub fn openmetrics(series: &[Series]) -> String {
@@ -19,21 +20,9 @@ pub fn openmetrics(series: &[Series]) -> String {
         writeln!(out, "# TYPE {name} gauge").unwrap();
         let mut lines: Vec<(i64, String)> = Vec::new();
         for s in members {
-            let labels: Vec<String> = s
-                .labels
-                .iter()
-                .filter(|l| l.name != "__name__")
-                .map(|l| format!("{}=\"{}\"", l.name, escape(&l.value)))
-                .collect();
+            let selector = series_selector(&s.labels);
             for &(t, v) in &s.samples {
-                let line = format!(
-                    "{name}{{{}}} {} {}.{:03}",
-                    labels.join(","),
-                    format_value(v),
-                    t.div_euclid(1000),
-                    t.rem_euclid(1000)
-                );
-                lines.push((t, line));
+                lines.push((t, OpenMetricsSample(&selector, t, v).to_string()));
             }
         }
         lines.sort_by_key(|(t, _)| *t);
@@ -46,6 +35,34 @@ pub fn openmetrics(series: &[Series]) -> String {
     out
 }
 
+/// `name{label="value",...}`: a series as the text exposition formats write it.
+pub fn series_selector(labels: &Labels) -> String {
+    let name = labels.get("__name__").unwrap_or("");
+    let pairs: Vec<String> = labels
+        .iter()
+        .filter(|l| l.name != "__name__")
+        .map(|l| format!("{}=\"{}\"", l.name, escape(&l.value)))
+        .collect();
+    format!("{name}{{{}}}", pairs.join(","))
+}
+
+/// One OpenMetrics sample line (without its newline): a [`series_selector`], the value and
+/// the time in seconds with millisecond decimals.
+pub struct OpenMetricsSample<'a>(pub &'a str, pub i64, pub f64);
+
+impl fmt::Display for OpenMetricsSample<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(selector, t, v) = *self;
+        write!(
+            f,
+            "{selector} {} {}.{:03}",
+            format_value(v),
+            t.div_euclid(1000),
+            t.rem_euclid(1000)
+        )
+    }
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -53,7 +70,9 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn format_value(v: f64) -> String {
+/// A sample value as the text formats write it (`NaN`, `+Inf`, `-Inf`, else Rust's shortest
+/// round-tripping decimal).
+pub fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v == f64::INFINITY {
@@ -70,20 +89,26 @@ pub fn create_blocks(series: &[Series], dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let input = dir.join("input.om");
     std::fs::write(&input, openmetrics(series)).unwrap();
-    let blocks = dir.join("blocks");
+    blocks_from_openmetrics(&input, &dir.join("blocks"));
+    std::fs::remove_file(&input).unwrap();
+}
+
+/// Runs `promtool tsdb create-blocks-from openmetrics <input> <blocks>`; panics with
+/// promtool's output when it fails.
+pub fn blocks_from_openmetrics(input: &Path, blocks: &Path) {
     let output = Command::new("promtool")
         .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&input)
-        .arg(&blocks)
+        .arg(input)
+        .arg(blocks)
         .output()
         .expect("run promtool: install Debian's `prometheus` package (README's test command does)");
     assert!(
         output.status.success(),
-        "promtool failed: {}\n{}",
+        "promtool failed on {}: {}\n{}",
+        input.display(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    std::fs::remove_file(&input).unwrap();
 }
 
 /// Copies a blocks directory (Prometheus locks and writes its data directory: each server

@@ -40,7 +40,8 @@ impl Storage for TopologyStorage {
     }
 }
 
-fn shard_of(labels: &Labels, shards: usize) -> usize {
+/// The shard (of `shards`) a series belongs to: a hash of its whole label set.
+pub fn shard_of(labels: &Labels, shards: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     labels.hash(&mut hasher);
     (hasher.finish() % shards as u64) as usize
