@@ -2,8 +2,9 @@
 //! specific (timestamps as seconds with millisecond decimals, values as Go-formatted
 //! strings).
 
-use crate::promql::functions::format::go_f;
+use crate::promql::functions::format::push_go_f;
 use crate::promql::{InstantSample, RangeSeries, Value};
+use std::fmt::Write as _;
 use store_api::Labels;
 
 /// A JSON string literal.
@@ -39,23 +40,28 @@ fn push_seconds(out: &mut String, ms: i64, trim: bool) {
         out.push('-');
     }
     let abs = ms.unsigned_abs();
-    out.push_str(&(abs / 1000).to_string());
+    let _ = write!(out, "{}", abs / 1000);
     let frac = abs % 1000;
     if frac != 0 {
-        let digits = format!("{frac:03}");
-        out.push('.');
-        out.push_str(if trim {
-            digits.trim_end_matches('0')
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let len = if trim {
+            3 - digits.iter().rev().take_while(|&&d| d == b'0').count()
         } else {
-            &digits
-        });
+            3
+        };
+        out.push('.');
+        out.extend(digits[..len].iter().map(|&d| char::from(d)));
     }
 }
 
 /// A sample value as Prometheus writes it: a string, `"+Inf"`, `"NaN"`, Go's 'f' format.
 pub fn push_value(out: &mut String, v: f64) {
     out.push('"');
-    out.push_str(&go_f(v));
+    push_go_f(out, v);
     out.push('"');
 }
 

@@ -92,17 +92,24 @@ impl<'a> Planner<'a> {
             range_ms,
             ..Default::default()
         };
-        for s in series {
-            let (ts, vs): (Vec<i64>, Vec<f64>) = s
-                .timestamps
-                .iter()
-                .zip(&s.values)
-                .filter(|(_, v)| !is_stale_nan(**v))
-                .map(|(t, v)| (*t, *v))
-                .unzip();
+        for mut s in series {
+            // Range functions never see staleness markers; most series have none, and keep
+            // their sample vectors as they are.
+            if s.values.iter().any(|v| is_stale_nan(*v)) {
+                let mut kept = 0;
+                for i in 0..s.values.len() {
+                    if !is_stale_nan(s.values[i]) {
+                        s.timestamps[kept] = s.timestamps[i];
+                        s.values[kept] = s.values[i];
+                        kept += 1;
+                    }
+                }
+                s.timestamps.truncate(kept);
+                s.values.truncate(kept);
+            }
             source.series.push(SeriesMeta::new(s.labels));
-            source.timestamps.push(ts);
-            source.values.push(vs);
+            source.timestamps.push(s.timestamps);
+            source.values.push(s.values);
         }
         Ok(source)
     }

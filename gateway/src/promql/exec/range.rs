@@ -117,32 +117,29 @@ impl Operator for RangeFunctionOp {
         self.ctx.check("query execution")?;
         let end = (self.next_step + BATCH_STEPS).min(total);
         let args = scalar_args(&mut self.args, end - self.next_step)?;
-        let mut batch = Vec::with_capacity(end - self.next_step);
-        for (step, step_args) in (self.next_step..end).zip(&args) {
-            let t = self.steps.time(step);
-            let te = self.source.time.at(t);
-            let range_start = te.saturating_sub(self.source.range_ms);
-            let mut out = StepVector::new(t);
-            for id in 0..self.source.series.len() {
-                let ts = &self.source.timestamps[id];
-                let (mut lo, mut hi) = self.windows[id];
-                // Windows only move forward: advance both ends.
+        let mut batch: Vec<StepVector> = (self.next_step..end)
+            .map(|step| StepVector::new(self.steps.time(step)))
+            .collect();
+        let mut annotations = self.ctx.annotations();
+        // Series by series, each through the batch's steps: a series' samples stay in cache
+        // while its window slides (steps ascend, so windows only move forward).
+        for id in 0..self.source.series.len() {
+            let ts = &self.source.timestamps[id];
+            let vs = &self.source.values[id];
+            let (mut lo, mut hi) = self.windows[id];
+            for (out, step_args) in batch.iter_mut().zip(&args) {
+                let t = out.t;
+                let te = self.source.time.at(t);
+                let range_start = te.saturating_sub(self.source.range_ms);
                 while hi < ts.len() && ts[hi] <= te {
                     hi += 1;
                 }
                 while lo < hi && ts[lo] <= range_start {
                     lo += 1;
                 }
-                self.windows[id] = (lo, hi);
-                let window = Window::new(
-                    &ts[lo..hi],
-                    &self.source.values[id][lo..hi],
-                    range_start,
-                    te,
-                )
-                .at(t)
-                .with_position(self.pos);
-                let mut annotations = self.ctx.annotations();
+                let window = Window::new(&ts[lo..hi], &vs[lo..hi], range_start, te)
+                    .at(t)
+                    .with_position(self.pos);
                 if let Some(v) =
                     self.function
                         .eval(&window, step_args, &mut self.scratch, &mut annotations)?
@@ -151,8 +148,9 @@ impl Operator for RangeFunctionOp {
                     self.produced[id] = true;
                 }
             }
-            batch.push(out);
+            self.windows[id] = (lo, hi);
         }
+        drop(annotations);
         self.next_step = end;
         if self.next_step >= total {
             self.note_non_counters();

@@ -60,16 +60,45 @@ pub fn go_g(x: f64, prec: Option<usize>) -> String {
 /// exponent ("0.00000015", "1000000000000000000000"); `+Inf`, `-Inf`, `NaN`. How Prometheus'
 /// API writes sample values.
 pub fn go_f(x: f64) -> String {
-    if let Some(special) = special(x) {
-        return special.to_string();
-    }
-    let (neg, digits, dp) = decimal_digits(x, None);
     let mut out = String::new();
+    push_go_f(&mut out, x);
+    out
+}
+
+/// [`go_f`] appended to `out`. ryu finds the same shortest round-trip digits as Go; only its
+/// layout differs (`1.0`, `1.5e-7`), so its answer is re-laid out in Go's fixed notation.
+pub fn push_go_f(out: &mut String, x: f64) {
+    if let Some(special) = special(x) {
+        out.push_str(special);
+        return;
+    }
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(x);
+    let Some((mantissa, exponent)) = text.split_once('e') else {
+        out.push_str(text.strip_suffix(".0").unwrap_or(text));
+        return;
+    };
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa),
+    };
+    let mut digits = [0u8; 24];
+    let mut len = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if len < digits.len() {
+            digits[len] = b;
+            len += 1;
+        }
+    }
+    while len > 1 && digits[len - 1] == b'0' {
+        len -= 1;
+    }
+    // ryu writes one digit before the point: the point sits after it, moved by the exponent.
+    let dp = exponent.parse::<i64>().unwrap_or(0) + 1;
     if neg {
         out.push('-');
     }
-    push_fixed(&mut out, &digits, dp, (digits.len() as i64 - dp).max(0));
-    out
+    push_fixed(out, &digits[..len], dp, (len as i64 - dp).max(0));
 }
 
 /// Go's `fmt` `%f`: six decimals; infinities print as `+Inf`/`-Inf`.
@@ -199,6 +228,42 @@ fn push_fixed(out: &mut String, digits: &[u8], dp: i64, decimals: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Go's 'f' -1 from the standard library's shortest digits (`{:e}`).
+    fn go_f_from_std(x: f64) -> String {
+        let (neg, digits, dp) = decimal_digits(x, None);
+        let mut out = String::from(if neg { "-" } else { "" });
+        push_fixed(&mut out, &digits, dp, (digits.len() as i64 - dp).max(0));
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn ryu_layout_matches_the_standard_shortest_digits(bits in any::<u64>(), small in -1e6f64..1e6) {
+            for x in [f64::from_bits(bits), small, small.round(), small / 1e9] {
+                if x.is_finite() {
+                    prop_assert_eq!(go_f(x), go_f_from_std(x), "{:e}", x);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_notation_like_go() {
+        for (x, want) in [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (1e21, "1000000000000000000000"),
+            (1.5e-7, "0.00000015"),
+            (-123.456, "-123.456"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(go_f(x), want);
+        }
+    }
 
     #[test]
     fn shortest_g_matches_go() {
