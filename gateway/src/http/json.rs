@@ -2,9 +2,8 @@
 //! specific (timestamps as seconds with millisecond decimals, values as Go-formatted
 //! strings).
 
-use crate::promql::functions::format::push_go_f;
+use crate::promql::functions::format::{push_go_f, push_integer};
 use crate::promql::{InstantSample, RangeSeries, Value};
-use std::fmt::Write as _;
 use store_api::Labels;
 
 /// A JSON string literal.
@@ -40,7 +39,7 @@ fn push_seconds(out: &mut String, ms: i64, trim: bool) {
         out.push('-');
     }
     let abs = ms.unsigned_abs();
-    let _ = write!(out, "{}", abs / 1000);
+    push_integer(out, (abs / 1000) as i64);
     let frac = abs % 1000;
     if frac != 0 {
         let digits = [

@@ -74,19 +74,19 @@ impl Operator for VectorScan {
         self.ctx.check("query execution")?;
         let lookback = self.ctx.options.lookback_delta_ms;
         let end = (self.next_step + BATCH_STEPS).min(total);
-        let mut batch = Vec::with_capacity(end - self.next_step);
-        for step in self.next_step..end {
-            let t = self.steps.time(step);
-            let te = self.time.at(t);
-            let mut out = StepVector::new(t);
-            for (id, series) in self.data.iter().enumerate() {
-                let ts = &series.timestamps;
-                // Evaluation times never decrease, so the cursor only moves forward.
-                let mut cursor = self.cursors[id];
+        let mut batch: Vec<StepVector> = (self.next_step..end)
+            .map(|step| StepVector::new(self.steps.time(step)))
+            .collect();
+        // Series by series through the batch's steps, so a series' samples stay in cache;
+        // evaluation times never decrease, so each cursor only moves forward.
+        for (id, series) in self.data.iter().enumerate() {
+            let ts = &series.timestamps;
+            let mut cursor = self.cursors[id];
+            for out in batch.iter_mut() {
+                let te = self.time.at(out.t);
                 while cursor < ts.len() && ts[cursor] <= te {
                     cursor += 1;
                 }
-                self.cursors[id] = cursor;
                 if cursor == 0 {
                     continue;
                 }
@@ -107,7 +107,7 @@ impl Operator for VectorScan {
                     },
                 );
             }
-            batch.push(out);
+            self.cursors[id] = cursor;
         }
         self.next_step = end;
         Ok(Some(batch))

@@ -72,6 +72,14 @@ pub fn push_go_f(out: &mut String, x: f64) {
         out.push_str(special);
         return;
     }
+    // Integers (counters, most gauges) skip the float formatting altogether.
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        if x == 0.0 && x.is_sign_negative() {
+            out.push('-');
+        }
+        push_integer(out, x as i64);
+        return;
+    }
     let mut buffer = ryu::Buffer::new();
     let text = buffer.format_finite(x);
     let Some((mantissa, exponent)) = text.split_once('e') else {
@@ -99,6 +107,25 @@ pub fn push_go_f(out: &mut String, x: f64) {
         out.push('-');
     }
     push_fixed(out, &digits[..len], dp, (len as i64 - dp).max(0));
+}
+
+/// Appends the decimal digits of `n`, without going through `fmt`.
+pub fn push_integer(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut rest = n.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// Go's `fmt` `%f`: six decimals; infinities print as `+Inf`/`-Inf`.
