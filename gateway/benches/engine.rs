@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use gateway::promql::benchmark_queries::BENCHMARK_QUERIES;
 use gateway::promql::{Engine, EngineOptions, QueryResult, StoreStorage, Value};
 use store_api::{Labels, MemoryStore};
 use tokio::runtime::Runtime;
@@ -177,35 +178,6 @@ fn generate() -> Vec<(Labels, Vec<(i64, f64)>)> {
     out
 }
 
-const QUERIES: &[(&str, &str)] = &[
-    ("selector", "http_requests_total"),
-    ("sum", "sum(http_requests_total)"),
-    ("sum_by_pod", "sum by (pod) (http_requests_total)"),
-    ("rate", "rate(http_requests_total[5m])"),
-    (
-        "sum_by_pod_rate",
-        "sum by (pod) (rate(http_requests_total[5m]))",
-    ),
-    (
-        "group_left",
-        "http_requests_total * on (namespace, pod) group_left (node) kube_pod_info",
-    ),
-    (
-        "histogram_quantile",
-        "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
-    ),
-    ("topk", "topk(10, http_requests_total)"),
-    ("sort", "sort(http_requests_total)"),
-    (
-        "nested_functions",
-        "abs(round(rate(http_requests_total[5m]) * 100))",
-    ),
-    (
-        "subquery",
-        "max_over_time(rate(http_requests_total[5m])[30m:1m])",
-    ),
-];
-
 fn run(rt: &Runtime, engine: &Engine, storage: &StoreStorage<MemoryStore>, q: &str) -> QueryResult {
     rt.block_on(engine.range_query(storage, q, START, END, STEP))
         .unwrap_or_else(|e| panic!("{q}: {e}"))
@@ -233,7 +205,7 @@ fn engine_benches(c: &mut Criterion) {
     // `ENGINE_BENCH_QUERY=sort` runs only the queries whose name contains `sort` (also
     // skipping the others' shape runs below), e.g. under a profiler with `--profile-time`.
     let only = std::env::var("ENGINE_BENCH_QUERY").unwrap_or_default();
-    for &(name, query) in QUERIES
+    for &(name, query) in BENCHMARK_QUERIES
         .iter()
         .filter(|(name, _)| name.contains(only.as_str()))
     {

@@ -1,6 +1,7 @@
 //! The PromQL engine: parse (promql-parser) → logical plan (+ optimizers) → physical
 //! operators exchanging batches of steps → a `QueryResult`.
 
+pub mod benchmark_queries;
 pub mod error;
 mod exec;
 pub mod functions;

@@ -5,40 +5,18 @@
 
 use super::dataset::{Dataset, HOUR_MS};
 use crate::prometheus::{Eval, api_time};
+use gateway::promql::benchmark_queries::BENCHMARK_QUERIES;
+
+/// A gauge aggregation, run after the benchmark query set (`BENCHMARK_QUERIES`).
+const GAUGE_QUERY: (&str, &str) = (
+    "gauge_avg",
+    "avg by (namespace) (container_memory_working_set_bytes)",
+);
 
 /// The queries, by the names the criterion benchmark gives them.
-pub const QUERIES: &[(&str, &str)] = &[
-    ("selector", "http_requests_total"),
-    ("sum", "sum(http_requests_total)"),
-    ("sum_by_pod", "sum by (pod) (http_requests_total)"),
-    ("rate", "rate(http_requests_total[5m])"),
-    (
-        "sum_by_pod_rate",
-        "sum by (pod) (rate(http_requests_total[5m]))",
-    ),
-    (
-        "group_left",
-        "http_requests_total * on (namespace, pod) group_left (node) kube_pod_info",
-    ),
-    (
-        "histogram_quantile",
-        "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
-    ),
-    ("topk", "topk(10, http_requests_total)"),
-    ("sort", "sort(http_requests_total)"),
-    (
-        "nested_functions",
-        "abs(round(rate(http_requests_total[5m]) * 100))",
-    ),
-    (
-        "subquery",
-        "max_over_time(rate(http_requests_total[5m])[30m:1m])",
-    ),
-    (
-        "gauge_avg",
-        "avg by (namespace) (container_memory_working_set_bytes)",
-    ),
-];
+pub fn queries() -> impl Iterator<Item = (&'static str, &'static str)> {
+    BENCHMARK_QUERIES.iter().copied().chain([GAUGE_QUERY])
+}
 
 /// Range queries: how far back from the end of the data, and the step.
 const RANGES: [(i64, i64); 4] = [
@@ -72,7 +50,7 @@ pub struct Request {
 pub fn requests(dataset: &Dataset) -> Vec<Request> {
     let end = dataset.end_ms;
     let mut out = Vec::new();
-    for &(name, promql) in QUERIES {
+    for (name, promql) in queries() {
         for (window, step) in RANGES {
             out.push(Request {
                 name: name.to_string(),
@@ -173,7 +151,7 @@ mod tests {
     fn every_query_at_every_range_and_instant_then_metadata() {
         let dataset = Dataset::ending_before(Preset::Small, 1_800_000_000_000);
         let requests = requests(&dataset);
-        assert_eq!(requests.len(), QUERIES.len() * 5 + 5);
+        assert_eq!(requests.len(), queries().count() * 5 + 5);
         let (path, params) = requests[0].http(&dataset);
         assert_eq!(path, "/api/v1/query_range");
         assert_eq!(requests[0].shape, "1h / 15s");
