@@ -6,7 +6,7 @@ use super::dedup::{DedupAlgorithm, Replica, SeriesHint};
 use super::merge::MergedSeries;
 use crate::promql::storage::trim_to_range;
 use store_api::PartialResponse;
-use store_api::chunk::{ChunkEncoding, decode_into};
+use store_api::chunk::{ChunkEncoding, decode_into, num_samples};
 use store_api::labels::METRIC_NAME;
 
 /// Samples of one series, columnar.
@@ -28,7 +28,19 @@ pub fn samples(
 ) -> Result<Samples, String> {
     let mut decoded: Vec<Samples> = Vec::with_capacity(series.parts.len());
     for part in &series.parts {
-        let mut samples = Samples::default();
+        // Every chunk's header says how many samples it holds: allocate once, exactly, rather
+        // than letting the vectors double (up to twice the memory) while decoding.
+        let expected: usize = part
+            .series
+            .chunks
+            .iter()
+            .filter(|c| c.encoding == ChunkEncoding::Xor)
+            .map(|c| usize::from(num_samples(&c.data).unwrap_or(0)))
+            .sum();
+        let mut samples = Samples {
+            timestamps: Vec::with_capacity(expected),
+            values: Vec::with_capacity(expected),
+        };
         let mut failed = None;
         for chunk in &part.series.chunks {
             if chunk.encoding != ChunkEncoding::Xor {
