@@ -355,26 +355,27 @@ impl Block {
             }
             let fetched = self.bucket.read_ranges(&file, &ranges).await?;
             for ((&i, range), bytes) in members.iter().zip(&ranges).zip(fetched) {
-                let chunk = self.parse_chunk(&file, bytes, range.start, size).await?;
+                let (encoding, data) = self.parse_chunk(&file, bytes, range.start, size).await?;
                 out[i] = Some(RawChunk {
                     min_time: metas[i].min_time,
                     max_time: metas[i].max_time,
-                    ..chunk
+                    encoding,
+                    data,
                 });
             }
         }
         Ok(out.into_iter().flatten().collect())
     }
 
-    /// Parses the chunk at the start of `bytes`, reading it again whole when `bytes` holds
-    /// only its start.
+    /// The encoding and data of the chunk at the start of `bytes`, reading it again whole
+    /// when `bytes` holds only its start.
     async fn parse_chunk(
         &self,
         file: &str,
         mut bytes: Bytes,
         start: u64,
         size: u64,
-    ) -> Result<RawChunk, StoreError> {
+    ) -> Result<(ChunkEncoding, Bytes), StoreError> {
         let corrupt = |e: SegmentError| StoreError::BadData(format!("{file}: {e}"));
         if let Err(SegmentError::Truncated { needed, .. }) =
             segment::chunk_at(&bytes, start as usize)
@@ -394,12 +395,7 @@ impl Block {
         // Slice the shared buffer rather than copying the chunk.
         let data_start = chunk.data.as_ptr() as usize - bytes.as_ptr() as usize;
         let data = bytes.slice(data_start..data_start + chunk.data.len());
-        Ok(RawChunk {
-            min_time: 0,
-            max_time: 0,
-            encoding,
-            data,
-        })
+        Ok((encoding, data))
     }
 }
 

@@ -6,7 +6,7 @@
 //!   | CRC32-C of the entries (4)
 //! ```
 
-use crate::encoding::{Decbuf, check_crc};
+use crate::encoding::{Decbuf, DecodeError, check_crc};
 use std::collections::HashMap;
 
 pub const TOMBSTONES_MAGIC: u32 = 0x0130_BA30;
@@ -34,10 +34,7 @@ impl Tombstones {
         check_crc(d.rest(), crc).map_err(|e| bad(&e.to_string()))?;
         let mut stones = Tombstones::default();
         while !d.is_empty() {
-            let entry = (|| {
-                Ok::<_, crate::encoding::DecodeError>((d.uvarint()?, d.varint()?, d.varint()?))
-            })();
-            let (series, min, max) = entry.map_err(|e| bad(&e.to_string()))?;
+            let (series, min, max) = read_stone(&mut d).map_err(|e| bad(&e.to_string()))?;
             stones.0.entry(series).or_default().push((min, max));
         }
         Ok(stones)
@@ -51,6 +48,11 @@ impl Tombstones {
     pub fn get(&self, series: u64) -> &[(i64, i64)] {
         self.0.get(&series).map_or(&[], Vec::as_slice)
     }
+}
+
+/// One entry: series reference, first and last deleted millisecond.
+fn read_stone(d: &mut Decbuf<'_>) -> Result<(u64, i64, i64), DecodeError> {
+    Ok((d.uvarint()?, d.varint()?, d.varint()?))
 }
 
 /// Whether `t` lies in one of the deleted ranges.
