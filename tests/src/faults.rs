@@ -8,8 +8,7 @@ use crate::net::free_addr;
 use crate::process::Panoptes;
 use futures_util::StreamExt;
 use futures_util::stream;
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use store_api::{
     LabelNamesRequest, LabelValuesRequest, LabelsResponse, MemoryStore, RawChunk, SeriesFrame,
     SeriesRequest, SeriesStream, Store, StoreError, StoreInfo,
 };
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -353,146 +352,11 @@ impl Drop for SilentListener {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A test DNS server (real UDP DNS on loopback)
+// A test DNS server (real UDP DNS on loopback): the gateway's own, shared through its
+// `test-support` feature.
 // ---------------------------------------------------------------------------------------------
 
-const TYPE_A: u16 = 1;
-const TYPE_AAAA: u16 = 28;
-const CLASS_IN: u16 = 1;
-const RCODE_NXDOMAIN: u16 = 3;
-/// Long enough that a caching resolver would still serve a removed name.
-const DNS_TTL: u32 = 300;
-
-#[derive(Default)]
-struct DnsZone {
-    names: HashMap<String, Vec<IpAddr>>,
-    /// A and AAAA questions received, by name.
-    questions: HashMap<String, usize>,
-}
-
-/// A tiny authoritative DNS server on loopback UDP: answers A and AAAA questions from a table
-/// the test edits while it runs, NXDOMAIN for unknown names. The wire format is written by
-/// hand (RFC 1035 §4), independent of the resolver under test. (A copy, trimmed to A/AAAA, of
-/// the gateway's own unit-test server, which is private to the gateway crate.)
-pub struct TestDns {
-    addr: SocketAddr,
-    zone: Arc<Mutex<DnsZone>>,
-    task: JoinHandle<()>,
-}
-
-impl TestDns {
-    pub async fn start() -> Self {
-        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .expect("binding the test DNS server");
-        let addr = socket.local_addr().expect("test DNS server address");
-        let zone = Arc::new(Mutex::new(DnsZone::default()));
-        let task = tokio::spawn(serve_dns(socket, zone.clone()));
-        Self { addr, zone, task }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Replaces the addresses of `name` (no trailing dot).
-    pub fn set(&self, name: &str, ips: Vec<IpAddr>) {
-        lock(&self.zone)
-            .names
-            .insert(name.to_ascii_lowercase(), ips);
-    }
-
-    /// Removes `name`: NXDOMAIN from now on.
-    pub fn remove(&self, name: &str) {
-        lock(&self.zone).names.remove(&name.to_ascii_lowercase());
-    }
-
-    /// A questions received for `name` so far (one per lookup of the name).
-    pub fn a_questions(&self, name: &str) -> usize {
-        let key = format!("{}/{TYPE_A}", name.to_ascii_lowercase());
-        lock(&self.zone).questions.get(&key).copied().unwrap_or(0)
-    }
-}
-
-impl Drop for TestDns {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve_dns(socket: UdpSocket, zone: Arc<Mutex<DnsZone>>) {
-    let mut buf = [0u8; 1500];
-    while let Ok((len, peer)) = socket.recv_from(&mut buf).await {
-        let reply = dns_answer(buf.get(..len).unwrap_or_default(), &mut lock(&zone));
-        if let Some(reply) = reply {
-            // A lost reply is the client's retry problem, as with real DNS.
-            let _ = socket.send_to(&reply, peer).await;
-        }
-    }
-}
-
-/// The reply to one query, or `None` for something that is not a one-question query.
-fn dns_answer(query: &[u8], zone: &mut DnsZone) -> Option<Vec<u8>> {
-    let header = query.get(..12)?;
-    if u16::from_be_bytes([header[4], header[5]]) != 1 {
-        return None;
-    }
-    let (name, qtype_at) = read_dns_name(query, 12)?;
-    let qtype = u16::from_be_bytes([*query.get(qtype_at)?, *query.get(qtype_at + 1)?]);
-    let question = query.get(12..qtype_at + 4)?; // name, type, class
-    *zone.questions.entry(format!("{name}/{qtype}")).or_default() += 1;
-
-    let mut rcode = 0;
-    let mut answers: Vec<(u16, Vec<u8>)> = Vec::new();
-    match zone.names.get(&name) {
-        None => rcode = RCODE_NXDOMAIN,
-        Some(ips) => {
-            for ip in ips {
-                match (ip, qtype) {
-                    (IpAddr::V4(ip), TYPE_A) => answers.push((TYPE_A, ip.octets().to_vec())),
-                    (IpAddr::V6(ip), TYPE_AAAA) => answers.push((TYPE_AAAA, ip.octets().to_vec())),
-                    _ => {} // other types: NOERROR without answers (NODATA)
-                }
-            }
-        }
-    }
-
-    let rd = u16::from_be_bytes([header[2], header[3]]) & 0x0100;
-    let flags: u16 = 0x8000 | 0x0400 | rd | 0x0080 | rcode; // QR, AA, RD echoed, RA
-    let mut reply = Vec::with_capacity(512);
-    reply.extend(&header[..2]); // id
-    reply.extend(flags.to_be_bytes());
-    reply.extend(1u16.to_be_bytes()); // QDCOUNT
-    reply.extend(u16::try_from(answers.len()).ok()?.to_be_bytes());
-    reply.extend([0, 0, 0, 0]); // NSCOUNT, ARCOUNT
-    reply.extend(question);
-    for (rtype, rdata) in answers {
-        reply.extend([0xC0, 0x0C]); // pointer to the question name
-        reply.extend(rtype.to_be_bytes());
-        reply.extend(CLASS_IN.to_be_bytes());
-        reply.extend(DNS_TTL.to_be_bytes());
-        reply.extend(u16::try_from(rdata.len()).ok()?.to_be_bytes());
-        reply.extend(rdata);
-    }
-    Some(reply)
-}
-
-/// Reads an uncompressed name at `at`: (lowercase, without trailing dot; offset after it).
-fn read_dns_name(msg: &[u8], mut at: usize) -> Option<(String, usize)> {
-    let mut labels = Vec::new();
-    loop {
-        let len = usize::from(*msg.get(at)?);
-        at += 1;
-        if len == 0 {
-            return Some((labels.join(".").to_ascii_lowercase(), at));
-        }
-        if len > 63 {
-            return None; // compression pointers do not occur in questions
-        }
-        labels.push(String::from_utf8_lossy(msg.get(at..at + len)?).into_owned());
-        at += len;
-    }
-}
+pub use gateway::fanout::discovery::test_dns::{Record, TestDns};
 
 // ---------------------------------------------------------------------------------------------
 // The gateway process and its HTTP API

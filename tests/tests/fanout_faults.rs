@@ -11,7 +11,7 @@
 
 use futures_util::TryStreamExt;
 use panoptes_tests::faults::{
-    Fault, FaultStore, Gateway, Proxy, Reply, SilentListener, StoreStatus, TestDns,
+    Fault, FaultStore, Gateway, Proxy, Record, Reply, SilentListener, StoreStatus, TestDns,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -597,7 +597,7 @@ async fn endpoint_gone_from_dns_leaves_after_unhealthy_timeout() {
         let unhealthy_timeout = Duration::from_secs(8);
         let name = "store.test";
         let dns = TestDns::start().await;
-        dns.set(name, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        dns.set(name, vec![Record::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
         let healthy = serve(Arc::new(healthy_store())).await;
         let dns_store = Arc::new(MemoryStore::new(Labels::new(), [series("dns", &[], 4.0)]));
         // The store's process: a real server behind a proxy that can make it vanish at once.
@@ -694,7 +694,7 @@ async fn endpoint_gone_from_dns_leaves_after_unhealthy_timeout() {
         let _restarted = spawn(dns_store, server_addr(port))
             .await
             .expect("restarting the store on its port");
-        dns.set(name, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        dns.set(name, vec![Record::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
         let back = gateway
             .wait_for_store(&address, INFO_ROUND * 3, "back", is_healthy)
             .await;
@@ -740,7 +740,7 @@ async fn endpoint_gone_from_dns_but_answering_stays_with_short_unhealthy_timeout
         let unhealthy_timeout = Duration::from_secs(3);
         let name = "store.test";
         let dns = TestDns::start().await;
-        dns.set(name, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        dns.set(name, vec![Record::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
         let server = serve(Arc::new(MemoryStore::new(
             Labels::new(),
             [series("dns", &[], 4.0)],

@@ -11,8 +11,10 @@ mod file_sd;
 mod resolver;
 mod spec;
 
-#[cfg(test)]
-mod test_dns;
+// Test support: a DNS server the end-to-end tests use too; a failure there is a failed test.
+#[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::expect_used)]
+pub mod test_dns;
 #[cfg(test)]
 mod tests;
 

@@ -22,7 +22,7 @@ const TTL: u32 = 300;
 
 /// One record of a name; a name may have several.
 #[derive(Debug, Clone)]
-pub(super) enum Record {
+pub enum Record {
     Ip(IpAddr),
     Srv {
         target: String,
@@ -32,39 +32,55 @@ pub(super) enum Record {
     ServFail,
 }
 
-type Zone = Arc<Mutex<HashMap<String, Vec<Record>>>>;
+#[derive(Debug, Default)]
+struct Zone {
+    records: HashMap<String, Vec<Record>>,
+    /// Questions received, by `name/type`.
+    questions: HashMap<String, usize>,
+}
 
-pub(super) struct TestDns {
+type SharedZone = Arc<Mutex<Zone>>;
+
+pub struct TestDns {
     addr: SocketAddr,
-    zone: Zone,
+    zone: SharedZone,
     task: JoinHandle<()>,
 }
 
 impl TestDns {
-    pub(super) async fn start() -> Self {
+    pub async fn start() -> Self {
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("binding the test DNS server");
         let addr = socket.local_addr().expect("test DNS server address");
-        let zone = Zone::default();
+        let zone = SharedZone::default();
         let task = tokio::spawn(serve(socket, zone.clone()));
         Self { addr, zone, task }
     }
 
-    pub(super) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Replaces the records of `name` (no trailing dot).
-    pub(super) fn set(&self, name: &str, records: Vec<Record>) {
-        self.lock().insert(name.to_ascii_lowercase(), records);
+    pub fn set(&self, name: &str, records: Vec<Record>) {
+        self.lock()
+            .records
+            .insert(name.to_ascii_lowercase(), records);
     }
 
-    pub(super) fn remove(&self, name: &str) {
-        self.lock().remove(&name.to_ascii_lowercase());
+    /// Removes `name`: NXDOMAIN from now on.
+    pub fn remove(&self, name: &str) {
+        self.lock().records.remove(&name.to_ascii_lowercase());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Record>>> {
+    /// A questions received for `name` so far (one per lookup of the name).
+    pub fn a_questions(&self, name: &str) -> usize {
+        let key = format!("{}/{TYPE_A}", name.to_ascii_lowercase());
+        self.lock().questions.get(&key).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Zone> {
         self.zone.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -75,13 +91,13 @@ impl Drop for TestDns {
     }
 }
 
-async fn serve(socket: UdpSocket, zone: Zone) {
+async fn serve(socket: UdpSocket, zone: SharedZone) {
     let mut buf = [0u8; 1500];
     while let Ok((len, peer)) = socket.recv_from(&mut buf).await {
         let query = buf.get(..len).unwrap_or_default();
         let reply = {
-            let zone = zone.lock().unwrap_or_else(PoisonError::into_inner);
-            answer(query, &zone)
+            let mut zone = zone.lock().unwrap_or_else(PoisonError::into_inner);
+            answer(query, &mut zone)
         };
         if let Some(reply) = reply {
             // A lost reply is the client's retry problem, as with real DNS.
@@ -91,7 +107,7 @@ async fn serve(socket: UdpSocket, zone: Zone) {
 }
 
 /// The reply to one query, or `None` for something that is not a one-question query.
-fn answer(query: &[u8], zone: &HashMap<String, Vec<Record>>) -> Option<Vec<u8>> {
+fn answer(query: &[u8], zone: &mut Zone) -> Option<Vec<u8>> {
     let header = query.get(..12)?;
     if u16::from_be_bytes([header[4], header[5]]) != 1 {
         return None;
@@ -99,10 +115,11 @@ fn answer(query: &[u8], zone: &HashMap<String, Vec<Record>>) -> Option<Vec<u8>> 
     let (name, qtype_at) = read_name(query, 12)?;
     let qtype = u16::from_be_bytes([*query.get(qtype_at)?, *query.get(qtype_at + 1)?]);
     let question = query.get(12..qtype_at + 4)?; // name, type, class
+    *zone.questions.entry(format!("{name}/{qtype}")).or_default() += 1;
 
     let mut rcode = 0;
     let mut answers: Vec<(u16, Vec<u8>)> = Vec::new();
-    match zone.get(&name) {
+    match zone.records.get(&name) {
         None => rcode = RCODE_NXDOMAIN,
         Some(records) if records.iter().any(|r| matches!(r, Record::ServFail)) => {
             rcode = RCODE_SERVFAIL
