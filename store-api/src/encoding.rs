@@ -42,6 +42,16 @@ pub fn check_crc(content: &[u8], stored: &[u8]) -> Result<(), DecodeError> {
     }
 }
 
+/// The content of a section written as `length (be32) | content | CRC32-C of content (be32)`
+/// at the start of `buf` (which may run on past the section).
+pub fn crc_section(buf: &[u8]) -> Result<&[u8], DecodeError> {
+    let mut d = Decbuf::new(buf);
+    let len = d.be32()? as usize;
+    let content = d.bytes(len)?;
+    check_crc(content, d.bytes(4)?)?;
+    Ok(content)
+}
+
 /// A cursor over a byte slice.
 #[derive(Debug, Clone)]
 pub struct Decbuf<'a> {
@@ -118,11 +128,10 @@ impl<'a> Decbuf<'a> {
     }
 }
 
+/// Writers of the encodings above, for tests that build their input by hand.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) mod write {
+    pub fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push(v as u8 | 0x80);
             v >>= 7;
@@ -130,11 +139,22 @@ mod tests {
         out.push(v as u8);
     }
 
+    /// A zig-zag encoded signed varint.
+    pub fn put_varint(out: &mut Vec<u8>, v: i64) {
+        put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write::put_varint;
+    use super::*;
+
     #[test]
     fn varints_round_trip() {
         for v in [0i64, 1, -1, 63, -64, 64, 1 << 40, i64::MIN, i64::MAX] {
             let mut out = Vec::new();
-            put_uvarint(&mut out, ((v << 1) ^ (v >> 63)) as u64);
+            put_varint(&mut out, v);
             let mut d = Decbuf::new(&out);
             assert_eq!(d.varint(), Ok(v));
             assert!(d.is_empty());

@@ -250,12 +250,7 @@ mod tests {
         let mut seg = SEGMENT_MAGIC.to_be_bytes().to_vec();
         seg.extend_from_slice(&[SEGMENT_VERSION, 0, 0, 0]);
         for &(enc, data) in chunks {
-            let mut len = data.len();
-            while len >= 0x80 {
-                seg.push(len as u8 | 0x80);
-                len >>= 7;
-            }
-            seg.push(len as u8);
+            crate::encoding::write::put_uvarint(&mut seg, data.len() as u64);
             let start = seg.len();
             seg.push(enc);
             seg.extend_from_slice(data);

@@ -288,7 +288,7 @@ async fn stream_parts(
         let batch = &parts[start..end];
         start = end;
         let mut warnings = Vec::new();
-        let chunks = if skip_chunks {
+        let mut chunks = if skip_chunks {
             vec![Vec::new(); batch.len()]
         } else {
             match read_batch(batch, strategy, &mut warnings).await {
@@ -316,7 +316,7 @@ async fn stream_parts(
             let mut series_chunks = Vec::new();
             let labels = first.labels.clone();
             while i < batch.len() && same_series(&batch[i]) {
-                series_chunks.extend(chunks[i].iter().cloned());
+                series_chunks.append(&mut chunks[i]);
                 i += 1;
             }
             let chunks = match merge_chunks(series_chunks) {
@@ -438,15 +438,13 @@ impl Store for BucketStore {
     }
 
     async fn label_names(&self, request: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
-        let series_request = SeriesRequest {
-            min_time: request.start,
-            max_time: request.end,
-            matchers: request.matchers.clone(),
-            skip_chunks: true,
-            without_replica_labels: request.without_replica_labels.clone(),
-            partial_response: request.partial_response,
-            ..Default::default()
-        };
+        let series_request = labels_request(
+            request.start,
+            request.end,
+            &request.matchers,
+            &request.without_replica_labels,
+            request.partial_response,
+        );
         self.label_answer(
             series_request,
             request.limit,
@@ -474,15 +472,13 @@ impl Store for BucketStore {
         if request.without_replica_labels.contains(&request.label) {
             return Ok(LabelsResponse::default());
         }
-        let series_request = SeriesRequest {
-            min_time: request.start,
-            max_time: request.end,
-            matchers: request.matchers.clone(),
-            skip_chunks: true,
-            without_replica_labels: request.without_replica_labels.clone(),
-            partial_response: request.partial_response,
-            ..Default::default()
-        };
+        let series_request = labels_request(
+            request.start,
+            request.end,
+            &request.matchers,
+            &request.without_replica_labels,
+            request.partial_response,
+        );
         let name = request.label.clone();
         self.label_answer(
             series_request,
@@ -496,6 +492,25 @@ impl Store for BucketStore {
             },
         )
         .await
+    }
+}
+
+/// The Series request whose series' labels answer a label names or values call.
+fn labels_request(
+    start: i64,
+    end: i64,
+    matchers: &[Matcher],
+    without_replica_labels: &[String],
+    partial_response: PartialResponse,
+) -> SeriesRequest {
+    SeriesRequest {
+        min_time: start,
+        max_time: end,
+        matchers: matchers.to_vec(),
+        skip_chunks: true,
+        without_replica_labels: without_replica_labels.to_vec(),
+        partial_response,
+        ..Default::default()
     }
 }
 

@@ -70,21 +70,14 @@ pub fn covers(deleted: &[(i64, i64)], min: i64, max: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
+    use crate::encoding::write::{put_uvarint, put_varint};
 
     fn file(entries: &[(u64, i64, i64)]) -> Vec<u8> {
         let mut body = Vec::new();
         for &(r, min, max) in entries {
             put_uvarint(&mut body, r);
-            put_uvarint(&mut body, ((min << 1) ^ (min >> 63)) as u64);
-            put_uvarint(&mut body, ((max << 1) ^ (max >> 63)) as u64);
+            put_varint(&mut body, min);
+            put_varint(&mut body, max);
         }
         let mut out = TOMBSTONES_MAGIC.to_be_bytes().to_vec();
         out.push(1);

@@ -54,19 +54,14 @@ impl FrameReader {
 
 /// Reads a uvarint; `None` if the buffer ends inside it.
 fn read_uvarint(buf: &[u8]) -> Result<Option<(u64, usize)>, StoreError> {
-    let mut value: u64 = 0;
-    for (i, &byte) in buf.iter().enumerate().take(10) {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte < 0x80 {
-            return Ok(Some((value, i + 1)));
-        }
-    }
-    if buf.len() >= 10 {
-        return Err(StoreError::BadData(
+    match crate::encoding::read_uvarint(buf) {
+        Some(value) => Ok(Some(value)),
+        // Ten bytes and still no end: not a varint.
+        None if buf.len() >= 10 => Err(StoreError::BadData(
             "remote-read frame length is not a valid varint".into(),
-        ));
+        )),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 #[cfg(test)]
@@ -75,16 +70,7 @@ mod tests {
 
     fn frame(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut len = payload.len() as u64;
-        loop {
-            let byte = (len & 0x7f) as u8;
-            len >>= 7;
-            if len == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
+        crate::encoding::write::put_uvarint(&mut out, payload.len() as u64);
         out.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
         out.extend_from_slice(payload);
         out

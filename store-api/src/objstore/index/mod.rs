@@ -12,7 +12,7 @@
 pub mod postings;
 pub mod series;
 
-use crate::encoding::{Decbuf, DecodeError, check_crc};
+use crate::encoding::{Decbuf, DecodeError, check_crc, crc_section};
 use std::ops::Range;
 
 pub const INDEX_MAGIC: u32 = 0xBAAA_D700;
@@ -99,10 +99,7 @@ impl Symbols {
     /// Parses the table from its section (length, count, strings, CRC).
     pub fn parse(section: &[u8]) -> Result<Self, IndexError> {
         let err = decode_err("symbols");
-        let mut d = Decbuf::new(section);
-        let len = d.be32().map_err(&err)? as usize;
-        let content = d.bytes(len).map_err(&err)?;
-        check_crc(content, d.bytes(4).map_err(&err)?).map_err(&err)?;
+        let content = crc_section(section).map_err(&err)?;
         let mut d = Decbuf::new(content);
         let count = d.be32().map_err(&err)? as usize;
         let mut symbols = Symbols {
@@ -156,11 +153,7 @@ impl PostingsTable {
     /// section ends (the last list ends there).
     pub fn parse(section: &[u8], postings_end: u64) -> Result<Self, IndexError> {
         let err = decode_err("postings offset table");
-        let mut d = Decbuf::new(section);
-        let len = d.be32().map_err(&err)? as usize;
-        let content = d.bytes(len).map_err(&err)?;
-        check_crc(content, d.bytes(4).map_err(&err)?).map_err(&err)?;
-        let mut d = Decbuf::new(content);
+        let mut d = Decbuf::new(crc_section(section).map_err(&err)?);
         let count = d.be32().map_err(&err)? as usize;
         let mut table = PostingsTable::default();
         for _ in 0..count {

@@ -2,18 +2,14 @@
 //! operations that turn matchers into the series to read.
 
 use super::{IndexError, decode_err};
-use crate::encoding::{Decbuf, check_crc};
+use crate::encoding::{Decbuf, crc_section};
 use std::borrow::Borrow;
 
 /// Decodes one postings list (length, count, be32 references, CRC). `bytes` may run past the
 /// list's end (alignment padding, the next list).
 pub fn decode(bytes: &[u8]) -> Result<Vec<u32>, IndexError> {
     let err = decode_err("postings");
-    let mut d = Decbuf::new(bytes);
-    let len = d.be32().map_err(&err)? as usize;
-    let content = d.bytes(len).map_err(&err)?;
-    check_crc(content, d.bytes(4).map_err(&err)?).map_err(&err)?;
-    let mut d = Decbuf::new(content);
+    let mut d = Decbuf::new(crc_section(bytes).map_err(&err)?);
     let count = d.be32().map_err(&err)? as usize;
     if d.len() != count * 4 {
         return Err(IndexError::Invalid(format!(
