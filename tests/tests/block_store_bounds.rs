@@ -5,7 +5,7 @@
 
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
-use panoptes_tests::block_store::block_dirs;
+use panoptes_tests::block_store::{DecodedSeries, block_dirs, decoded_series, disk_usage};
 use panoptes_tests::data::Series;
 use panoptes_tests::promtool;
 use std::sync::Arc;
@@ -31,40 +31,15 @@ fn series(count: usize, samples: usize) -> Vec<Series> {
         .collect()
 }
 
-/// The decoded samples of each series a Series call returns.
-async fn select(store: &BucketStore, matchers: Vec<Matcher>) -> Vec<(Labels, Vec<(i64, f64)>)> {
+/// The decoded samples of each series matching `matchers`.
+async fn select(store: &BucketStore, matchers: Vec<Matcher>) -> Vec<DecodedSeries> {
     let request = SeriesRequest {
         min_time: i64::MIN,
         max_time: i64::MAX,
         matchers,
         ..Default::default()
     };
-    let mut stream = store.series(request).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(frame) = stream.next().await {
-        if let SeriesFrame::Series(s) = frame.unwrap() {
-            let (mut ts, mut vs) = (Vec::new(), Vec::new());
-            for chunk in &s.chunks {
-                decode_into(&chunk.data, &mut ts, &mut vs).unwrap();
-            }
-            out.push((s.labels, ts.into_iter().zip(vs).collect()));
-        }
-    }
-    out
-}
-
-fn dir_size(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                dir_size(&e.path())
-            } else {
-                e.metadata().unwrap().len()
-            }
-        })
-        .sum()
+    decoded_series(store, request).await.unwrap().0
 }
 
 /// A query for one series of a block of 100,000 reads a sliver of the block: the postings of
@@ -76,7 +51,7 @@ async fn one_series_of_a_hundred_thousand_reads_a_sliver_of_the_block() {
     promtool::create_blocks(&generated, dir.path());
     let blocks = block_dirs(&dir.path().join("blocks"));
     assert_eq!(blocks.len(), 1);
-    let block_bytes = dir_size(&blocks[0]);
+    let block_bytes = disk_usage(&blocks[0]);
 
     let local = LocalFileSystem::new_with_prefix(dir.path().join("blocks")).unwrap();
     let bucket = Arc::new(Bucket::new(Arc::new(local), ""));

@@ -4,15 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use futures_util::StreamExt;
-use panoptes_tests::block_store::{block_dirs, filesystem_config, start_store};
+use panoptes_tests::block_store::{block_dirs, decoded_series, filesystem_config, start_store};
 use panoptes_tests::data::{self, Spec};
 use panoptes_tests::promtool;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use store_api::chunk::decode_into;
-use store_api::{Labels, Matcher, PartialResponse, SeriesFrame, SeriesRequest, Store, StoreClient};
+use store_api::{Labels, Matcher, PartialResponse, SeriesRequest, Store, StoreClient};
 
 /// Every series' samples and the warnings of a Series call over all time.
 async fn everything(
@@ -26,26 +24,8 @@ async fn everything(
         partial_response: strategy,
         ..Default::default()
     };
-    let mut stream = client.series(request).await?;
-    let (mut series, mut warnings) = (BTreeMap::new(), Vec::new());
-    while let Some(frame) = stream.next().await {
-        match frame? {
-            SeriesFrame::Warning(w) => warnings.push(w),
-            SeriesFrame::Series(s) => {
-                let (mut ts, mut vs) = (Vec::new(), Vec::new());
-                for chunk in &s.chunks {
-                    decode_into(&chunk.data, &mut ts, &mut vs).unwrap();
-                }
-                assert!(
-                    ts.windows(2).all(|w| w[0] < w[1]),
-                    "{}: time goes back",
-                    s.labels
-                );
-                series.insert(s.labels, ts.into_iter().zip(vs).collect());
-            }
-        }
-    }
-    Ok((series, warnings))
+    let (series, warnings) = decoded_series(client, request).await?;
+    Ok((series.into_iter().collect(), warnings))
 }
 
 async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {

@@ -5,7 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness: failing loudly is the point
 
-use panoptes_tests::compare::blocks::{BlockSets, block_dirs, disk_usage, write_blocks};
+use panoptes_tests::block_store::{block_dirs, disk_usage};
+use panoptes_tests::compare::blocks::{BlockSets, write_blocks};
 use panoptes_tests::compare::buckets::replica_buckets;
 use panoptes_tests::compare::dataset::{Dataset, SERIES_PER_POD};
 use panoptes_tests::compare::fleet::{Fleet, TIER_STORAGE};

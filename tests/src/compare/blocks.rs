@@ -95,33 +95,3 @@ impl OpenMetricsFile {
         std::fs::remove_file(&self.path).unwrap();
     }
 }
-
-/// The blocks (directories with a `meta.json`) directly under `dir`.
-pub fn block_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut blocks: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("meta.json").is_file())
-        .collect();
-    blocks.sort();
-    blocks
-}
-
-/// Bytes of the files under `dir`, recursively.
-pub fn disk_usage(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|entry| {
-                    let entry = entry.unwrap();
-                    let meta = entry.metadata().unwrap();
-                    if meta.is_dir() {
-                        disk_usage(&entry.path())
-                    } else {
-                        meta.len()
-                    }
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}

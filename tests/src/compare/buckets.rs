@@ -2,18 +2,14 @@
 //! sharded layout in which each shard's blocks are copied into two replica buckets whose
 //! `meta.json` carry Thanos' external labels, as a sidecar would have uploaded them.
 
-use super::blocks::block_dirs;
+use crate::block_store::{add_thanos_labels, filesystem_config};
 use crate::promtool::copy_dir;
 use std::path::{Path, PathBuf};
 
 /// Writes the objstore configuration of a filesystem bucket at `dir` to `config` and
 /// returns `config`.
 pub fn filesystem_bucket_config(dir: &Path, config: &Path) -> PathBuf {
-    let yaml = format!(
-        "type: FILESYSTEM\nconfig:\n  directory: {:?}\n",
-        dir.display()
-    );
-    std::fs::write(config, yaml).unwrap();
+    std::fs::write(config, filesystem_config(dir)).unwrap();
     config.to_path_buf()
 }
 
@@ -36,9 +32,7 @@ pub fn replica_buckets(shard_blocks: &[PathBuf], dir: &Path) -> Vec<ReplicaBucke
             let bucket = dir.join(format!("shard-{shard}-{replica}"));
             copy_dir(blocks, &bucket);
             let shard_value = shard.to_string();
-            for block in block_dirs(&bucket) {
-                add_thanos_labels(&block, &[("shard", &shard_value), ("replica", replica)]);
-            }
+            add_thanos_labels(&bucket, &[("shard", &shard_value), ("replica", replica)]);
             buckets.push(ReplicaBucket {
                 shard,
                 replica,
@@ -47,23 +41,4 @@ pub fn replica_buckets(shard_blocks: &[PathBuf], dir: &Path) -> Vec<ReplicaBucke
         }
     }
     buckets
-}
-
-/// Adds Thanos' section to a block's `meta.json`: external labels, raw resolution, and the
-/// sidecar as the block's source.
-fn add_thanos_labels(block: &Path, labels: &[(&str, &str)]) {
-    let path = block.join("meta.json");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut meta: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
-    let labels: serde_json::Map<String, serde_json::Value> = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
-        .collect();
-    meta["thanos"] = serde_json::json!({
-        "labels": labels,
-        "downsample": {"resolution": 0},
-        "source": "sidecar",
-    });
-    std::fs::write(&path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
 }
