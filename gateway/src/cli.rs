@@ -187,41 +187,14 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
-/// Durations as Prometheus writes them: `1h30m`, `5m`, `10s`, `250ms`, `1d`, `1w`, `1y`.
+/// Durations as Prometheus writes them: `1h30m`, `5m`, `10s`, `250ms`, `1d`, `1w`, `1y`
+/// (the parser's reading of duration literals).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    // Longer units first, so that `ms` is not read as `m`.
-    const UNITS: [(&str, u64); 7] = [
-        ("ms", 1),
-        ("s", 1_000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-        ("w", 604_800_000),
-        ("y", 31_536_000_000),
-    ];
-    let bad = || format!("not a duration: {text:?} (e.g. 30s, 5m, 1h30m)");
-    let mut rest = text;
-    let mut total_ms: u64 = 0;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let (unit, scale) = UNITS
-            .iter()
-            .find(|(unit, _)| rest.starts_with(unit))
-            .ok_or_else(bad)?;
-        rest = &rest[unit.len()..];
-        total_ms = number
-            .checked_mul(*scale)
-            .and_then(|ms| total_ms.checked_add(ms))
-            .ok_or_else(bad)?;
-    }
-    Ok(Duration::from_millis(total_ms))
+    let ms = crate::promql::syntax::parse_duration(text)
+        .map_err(|_| format!("not a duration: {text:?} (e.g. 30s, 5m, 1h30m)"))?;
+    u64::try_from(ms)
+        .map(Duration::from_millis)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

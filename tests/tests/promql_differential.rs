@@ -20,16 +20,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use futures_util::StreamExt;
+use gateway::promql::syntax::{self, At, DurationExpr, Expr, ExprKind, TimeModifiers};
 use gateway::promql::{Engine, EngineOptions, QueryResult, Storage, StoreStorage, Value};
 use panoptes_tests::data::{self, Spec};
 use panoptes_tests::prometheus::PrometheusServer;
 use panoptes_tests::promtool;
-use promql_parser::parser::{AtModifier, Expr, Offset};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
-use std::time::UNIX_EPOCH;
 use store_api::{Labels, MemoryStore};
 
 /// Deliberate exclusions: where Prometheus 2.42 answers differently from 3.x by design (our
@@ -1264,7 +1263,7 @@ const DATA_START_MS: i64 = S * 1000;
 /// instant evaluation that would is skipped; a range query starts at its first step at which
 /// none does.
 fn evaluations(query: &Query, adjusted: &mut Adjusted) -> Vec<Eval> {
-    let expr = promql_parser::parser::parse(&query.text).ok();
+    let expr = syntax::parse(&query.text).ok();
     let too_early = |first: i64, start: i64, end: i64| {
         let mut earliest = None;
         if let Some(expr) = &expr {
@@ -1304,57 +1303,54 @@ fn evaluations(query: &Query, adjusted: &mut Adjusted) -> Vec<Eval> {
 /// Lowers `earliest` to the start of every `rate`/`increase` window `expr` reads when it is
 /// evaluated from `first` on (milliseconds), in a query running from `start` to `end`.
 fn rate_windows(expr: &Expr, first: i64, start: i64, end: i64, earliest: &mut Option<i64>) {
-    let at = |modifier: &Option<AtModifier>| match modifier {
-        None => first,
-        Some(AtModifier::Start) => start,
-        Some(AtModifier::End) => end,
-        Some(AtModifier::At(time)) => match time.duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_millis() as i64,
-            Err(e) => -(e.duration().as_millis() as i64),
-        },
-    };
-    let offset = |offset: &Option<Offset>| match offset {
-        None => 0,
-        Some(Offset::Pos(d)) => d.as_millis() as i64,
-        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+    // The queries here write durations as literals: no step or range to resolve against.
+    let ms = |d: &DurationExpr| (d.seconds(0.0, 0.0) * 1000.0).round() as i64;
+    let window_end = |m: &TimeModifiers| {
+        let at = match m.at {
+            None => first,
+            Some(At::Start) => start,
+            Some(At::End) => end,
+            Some(At::Time(t)) => t,
+        };
+        at - m.offset.as_ref().map_or(0, ms)
     };
     let note =
         |earliest: &mut Option<i64>, t: i64| *earliest = Some(earliest.map_or(t, |e| e.min(t)));
-    match expr {
-        Expr::Call(call) => {
-            for arg in &call.args.args {
-                if matches!(call.func.name, "rate" | "increase") {
-                    match arg.as_ref() {
-                        Expr::MatrixSelector(ms) => note(
+    match &expr.kind {
+        ExprKind::Call(call) => {
+            for arg in &call.args {
+                if matches!(call.function.name, "rate" | "increase") {
+                    match &arg.kind {
+                        ExprKind::Matrix(ms_) => note(
                             earliest,
-                            at(&ms.vs.at) - offset(&ms.vs.offset) - ms.range.as_millis() as i64,
+                            window_end(&ms_.selector.modifiers) - ms(&ms_.range),
                         ),
-                        Expr::Subquery(sq) => note(
-                            earliest,
-                            at(&sq.at) - offset(&sq.offset) - sq.range.as_millis() as i64,
-                        ),
+                        ExprKind::Subquery(sq) => {
+                            note(earliest, window_end(&sq.modifiers) - ms(&sq.range))
+                        }
                         _ => {}
                     }
                 }
                 rate_windows(arg, first, start, end, earliest);
             }
         }
-        Expr::Subquery(sq) => {
-            let inner_first = at(&sq.at) - offset(&sq.offset) - sq.range.as_millis() as i64;
+        ExprKind::Subquery(sq) => {
+            let inner_first = window_end(&sq.modifiers) - ms(&sq.range);
             rate_windows(&sq.expr, inner_first, start, end, earliest);
         }
-        Expr::Aggregate(agg) => {
+        ExprKind::Aggregate(agg) => {
             rate_windows(&agg.expr, first, start, end, earliest);
             if let Some(param) = &agg.param {
                 rate_windows(param, first, start, end, earliest);
             }
         }
-        Expr::Binary(binary) => {
+        ExprKind::Binary(binary) => {
             rate_windows(&binary.lhs, first, start, end, earliest);
             rate_windows(&binary.rhs, first, start, end, earliest);
         }
-        Expr::Unary(unary) => rate_windows(&unary.expr, first, start, end, earliest),
-        Expr::Paren(paren) => rate_windows(&paren.expr, first, start, end, earliest),
+        ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) => {
+            rate_windows(expr, first, start, end, earliest)
+        }
         _ => {}
     }
 }

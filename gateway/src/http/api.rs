@@ -5,7 +5,7 @@ use super::envelope::{ApiData, ApiError, ApiResult, ErrorType, respond};
 use super::json;
 use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
 use crate::fanout::{FanoutStorage, QueryOptions};
-use crate::promql::{Engine, EngineError, EngineOptions};
+use crate::promql::{Engine, EngineError, EngineOptions, syntax};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -82,47 +82,22 @@ fn engine_for(state: &AppState, p: &Params) -> Result<Engine, ApiError> {
 
 /// `{a="b", ...}` or `metric{...}` into matchers.
 pub fn selector_matchers(text: &str) -> Result<Vec<Matcher>, String> {
-    const EMPTY: &str = "match[] must contain at least one non-empty matcher";
-    let expr = crate::promql::source::parse(text).map_err(|e| {
-        if e.contains("at least one non-empty matcher") {
-            EMPTY.to_string()
+    let selector = syntax::parse_selector(text).map_err(|e| {
+        if e.message.contains("at least one non-empty matcher") {
+            "match[] must contain at least one non-empty matcher".to_string()
         } else {
-            format!("parse error: {e}")
+            e.to_string()
         }
     })?;
-    match expr {
-        promql_parser::parser::Expr::VectorSelector(vs) => {
-            let mut matchers = Vec::new();
-            if let Some(name) = vs.name {
-                matchers.push(Matcher::equal(store_api::labels::METRIC_NAME, name));
-            }
-            for m in vs.matchers.matchers {
-                use promql_parser::label::MatchOp as Op;
-                let op = match m.op {
-                    Op::Equal => store_api::MatchOp::Equal,
-                    Op::NotEqual => store_api::MatchOp::NotEqual,
-                    Op::Re(_) => store_api::MatchOp::Regex,
-                    Op::NotRe(_) => store_api::MatchOp::NotRegex,
-                };
-                matchers.push(Matcher::new(op, m.name, m.value).map_err(|e| e.to_string())?);
-            }
-            if matchers.iter().all(|m| m.matches_empty()) {
-                return Err(EMPTY.into());
-            }
-            Ok(matchers)
-        }
-        _ => Err(format!("{text:?} is not a series selector")),
-    }
+    Ok(selector.matchers)
 }
 
 /// Engine errors as the API words them: parse errors of instant queries name the parameter,
 /// those of range queries do not (as Prometheus has it).
 fn query_error(err: EngineError, name_param: bool) -> ApiError {
     match err {
-        EngineError::Parse(message) if name_param => {
-            ApiError::bad_param("query", format!("parse error: {message}"))
-        }
-        EngineError::Parse(message) => ApiError::bad_data(format!("parse error: {message}")),
+        EngineError::Parse(message) if name_param => ApiError::bad_param("query", message),
+        EngineError::Parse(message) => ApiError::bad_data(message),
         other => other.into(),
     }
 }
@@ -544,8 +519,8 @@ async fn run_metadata(state: &AppState, p: Params) -> ApiResult {
 /// Exemplars are not stored: an empty list, as Grafana's probe expects (`status: success`).
 async fn exemplars(ApiParams(p): ApiParams) -> Response {
     let checked = (|| {
-        crate::promql::source::parse(p.get("query").unwrap_or(""))
-            .map_err(|e| ApiError::bad_data(format!("parse error: {e}")))?;
+        syntax::parse(p.get("query").unwrap_or(""))
+            .map_err(|e| ApiError::bad_data(e.to_string()))?;
         let start = p.time_or("start", MIN_TIME)?;
         let end = p.time_or("end", MAX_TIME)?;
         if end < start {
@@ -567,15 +542,15 @@ async fn alerts() -> Response {
     respond(Ok(ApiData::new("{\"alerts\":[]}".into())))
 }
 
-fn parsed(p: &Params) -> Result<promql_parser::parser::Expr, ApiError> {
+fn parsed(p: &Params) -> Result<syntax::Expr, ApiError> {
     let query = p.get("query").unwrap_or("");
-    crate::promql::source::parse(query).map_err(ApiError::bad_data)
+    syntax::parse(query).map_err(|e| ApiError::bad_data(e.to_string()))
 }
 
 async fn format_query(ApiParams(p): ApiParams) -> Response {
     let result = parsed(&p).map(|expr| {
         let mut out = String::new();
-        json::push_str(&mut out, &expr.prettify());
+        json::push_str(&mut out, &syntax::pretty::prettify(&expr));
         ApiData::new(out)
     });
     respond(result)
@@ -583,11 +558,7 @@ async fn format_query(ApiParams(p): ApiParams) -> Response {
 
 /// The query's syntax tree as JSON, in the shape of Prometheus' UI.
 async fn parse_query(ApiParams(p): ApiParams) -> Response {
-    let result = parsed(&p).and_then(|expr| {
-        serde_json::to_string(&expr)
-            .map(ApiData::new)
-            .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))
-    });
+    let result = parsed(&p).map(|expr| ApiData::new(syntax::pretty::tree_json(&expr)));
     respond(result)
 }
 

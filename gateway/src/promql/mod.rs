@@ -1,4 +1,4 @@
-//! The PromQL engine: parse (promql-parser) → logical plan (+ optimizers) → physical
+//! The PromQL engine: parse (`syntax`) → logical plan (+ optimizers) → physical
 //! operators exchanging batches of steps → a `QueryResult`.
 
 pub mod benchmark_queries;
@@ -9,8 +9,8 @@ mod kahan;
 mod logical;
 mod planner;
 mod result;
-pub mod source;
 pub mod storage;
+pub mod syntax;
 pub mod value;
 
 pub use error::EngineError;
@@ -71,7 +71,7 @@ impl Engine {
         query: &str,
         time_ms: i64,
     ) -> Result<QueryResult, EngineError> {
-        let expr = self.plan(query)?;
+        let expr = self.plan(query, 0, 0)?;
         let ctx = QueryContext::new(Arc::new(self.options.clone()), time_ms, time_ms, None);
         let planner = Planner::new(ctx.clone(), storage);
         let steps = Steps::instant(time_ms);
@@ -146,7 +146,7 @@ impl Engine {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
-        let expr = self.plan(query)?;
+        let expr = self.plan(query, step_ms, end_ms.saturating_sub(start_ms))?;
         match expr.value_type() {
             ValueType::Scalar | ValueType::Vector => {}
             other => {
@@ -172,10 +172,16 @@ impl Engine {
         Ok(self.finish(value, &planner, &ctx))
     }
 
-    fn plan(&self, query: &str) -> Result<Expr, EngineError> {
-        let ast = parse(query)?;
-        let mut source = logical::SourceText::new(query);
-        let expr = logical::from_ast(&ast, self.options.default_subquery_step_ms, &mut source)?;
+    /// Parses and plans `query` for a query of `range_ms` evaluated every `step_ms` (both 0
+    /// for an instant query: what `step()` and `range()` are in durations).
+    fn plan(&self, query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, EngineError> {
+        let ast = syntax::parse(query).map_err(|e| EngineError::Parse(e.to_string()))?;
+        let shape = logical::QueryShape {
+            step_ms,
+            range_ms,
+            default_subquery_step_ms: self.options.default_subquery_step_ms,
+        };
+        let expr = logical::Converter::new(query, shape).convert(&ast)?;
         Ok(logical::optimize(expr))
     }
 
@@ -193,10 +199,6 @@ impl Engine {
             infos: annotations.infos,
         }
     }
-}
-
-fn parse(query: &str) -> Result<promql_parser::parser::Expr, EngineError> {
-    source::parse(query).map_err(EngineError::Parse)
 }
 
 /// Runs the operators on a blocking thread (evaluation is CPU work that must not stall the

@@ -425,7 +425,7 @@ impl<'a> Planner<'a> {
                 Box::new(NumberOp::new(self.ctx.query_end as f64 / 1000.0, steps))
             }
             SpecialFunction::QueryRange => Box::new(NumberOp::new(
-                (self.ctx.query_end - self.ctx.query_start) as f64 / 1000.0,
+                self.ctx.query_end.saturating_sub(self.ctx.query_start) as f64 / 1000.0,
                 steps,
             )),
             SpecialFunction::Step => {

@@ -8,10 +8,10 @@ use super::compare::{
 use super::parse::{Command, Eval, Load, Mode, Script, SeqValue, Window};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use gateway::promql::syntax::{self as parser, At, Expr, ExprKind};
 use gateway::promql::{
     Engine, EngineError, InstantSample, QueryResult, Storage, StoreStorage, Value,
 };
-use promql_parser::parser::{self, AtModifier, Expr};
 use regex::Regex;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -19,7 +19,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use store_api::labels::METRIC_NAME;
 use store_api::{Labels, MemoryStore};
 
@@ -120,7 +120,7 @@ impl<E: QueryEngine> QueryEngine for &E {
 pub enum SkipReason {
     /// Native histograms in the loaded data or in the expected result: the store holds floats.
     NativeHistograms,
-    /// promql-parser rejects a query the script expects to succeed.
+    /// The parser rejects a query the script expects to succeed.
     Unparseable,
 }
 
@@ -128,7 +128,7 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             SkipReason::NativeHistograms => "native histograms",
-            SkipReason::Unparseable => "promql-parser cannot parse",
+            SkipReason::Unparseable => "experimental syntax the parser lacks",
         })
     }
 }
@@ -229,7 +229,7 @@ pub enum Outcome {
 pub struct EvalClass {
     /// The eval expects native histograms, or its query may read some.
     pub native_histograms: bool,
-    /// promql-parser accepts the query.
+    /// The parser accepts the query.
     pub parses: bool,
 }
 
@@ -262,8 +262,8 @@ impl EvalClass {
 /// `{{...}}`, and with `load_with_nhcb` the histograms built from classic `_bucket`, `_count`
 /// and `_sum` series (which stay loaded as floats too).
 ///
-/// Whether a query reads them is judged from its text, by metric name, so that queries
-/// promql-parser rejects are classified as well.
+/// Whether a query reads them is judged from its text, by metric name, so that queries the
+/// parser rejects are classified as well.
 #[derive(Clone, Debug, Default)]
 pub struct HistogramNames(HashSet<String>);
 
@@ -550,8 +550,8 @@ impl<E: QueryEngine> Runner<E> {
         }
     }
 
-    /// A query promql-parser rejects, in an eval that expects an error: the engine parses with
-    /// promql-parser, so any error passes (the message cannot be the harness' runtime one).
+    /// A query the parser rejects, in an eval that expects an error: any error passes (the
+    /// message cannot be the harness' runtime one).
     async fn unparseable_eval(&self, eval: &Eval, storage: &dyn Storage) -> Result<(), Failure> {
         let (result, context) = match eval.effective_mode() {
             Mode::Range(window) => (
@@ -801,46 +801,42 @@ pub fn pin_at(expr: &Expr, time_ms: i64) -> Option<String> {
 
 /// The syntax tree [`pin_at`] prints.
 pub fn pinned_expr(expr: &Expr, time_ms: i64) -> Option<Expr> {
-    // Eval times are durations from 0; promql-parser cannot print an `@` before the epoch.
-    let millis = u64::try_from(time_ms).ok()?;
-    let at = AtModifier::At(UNIX_EPOCH.checked_add(Duration::from_millis(millis))?);
     let mut pinned = expr.clone();
     let mut time_dependent = false;
-    pin(&mut pinned, &at, &mut time_dependent);
+    pin(&mut pinned, At::Time(time_ms), &mut time_dependent);
     (!time_dependent).then_some(pinned)
 }
 
-fn pin(expr: &mut Expr, at: &AtModifier, time_dependent: &mut bool) {
-    let set = |slot: &mut Option<AtModifier>| {
-        if !matches!(slot, Some(AtModifier::At(_))) {
-            *slot = Some(at.clone());
+fn pin(expr: &mut Expr, at: At, time_dependent: &mut bool) {
+    let set = |slot: &mut Option<At>| {
+        if !matches!(slot, Some(At::Time(_))) {
+            *slot = Some(at);
         }
     };
-    match expr {
-        Expr::VectorSelector(vs) => set(&mut vs.at),
-        Expr::MatrixSelector(ms) => set(&mut ms.vs.at),
+    match &mut expr.kind {
+        ExprKind::Selector(vs) => set(&mut vs.modifiers.at),
+        ExprKind::Matrix(ms) => set(&mut ms.selector.modifiers.at),
         // Inside a subquery everything is relative to the subquery's own (now fixed) time,
         // and the harness looks no further: neither at selectors nor at functions.
-        Expr::Subquery(sq) => set(&mut sq.at),
-        Expr::Call(call) => {
-            *time_dependent |= AT_UNSAFE_FUNCTIONS.contains(&call.func.name);
-            for arg in &mut call.args.args {
+        ExprKind::Subquery(sq) => set(&mut sq.modifiers.at),
+        ExprKind::Call(call) => {
+            *time_dependent |= AT_UNSAFE_FUNCTIONS.contains(&call.function.name);
+            for arg in &mut call.args {
                 pin(arg, at, time_dependent);
             }
         }
-        Expr::Aggregate(agg) => {
+        ExprKind::Aggregate(agg) => {
             pin(&mut agg.expr, at, time_dependent);
             if let Some(param) = &mut agg.param {
                 pin(param, at, time_dependent);
             }
         }
-        Expr::Unary(unary) => pin(&mut unary.expr, at, time_dependent),
-        Expr::Binary(binary) => {
+        ExprKind::Binary(binary) => {
             pin(&mut binary.lhs, at, time_dependent);
             pin(&mut binary.rhs, at, time_dependent);
         }
-        Expr::Paren(paren) => pin(&mut paren.expr, at, time_dependent),
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        ExprKind::Unary { expr, .. } | ExprKind::Paren(expr) => pin(expr, at, time_dependent),
+        ExprKind::Number(_) | ExprKind::String(_) => {}
     }
 }
 

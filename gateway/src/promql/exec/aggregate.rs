@@ -31,6 +31,41 @@ pub enum Aggregation {
     CountValues,
 }
 
+impl Aggregation {
+    /// The aggregation's name in PromQL.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sum => "sum",
+            Self::Avg => "avg",
+            Self::Count => "count",
+            Self::Min => "min",
+            Self::Max => "max",
+            Self::Group => "group",
+            Self::Stddev => "stddev",
+            Self::Stdvar => "stdvar",
+            Self::Quantile => "quantile",
+            Self::Topk => "topk",
+            Self::Bottomk => "bottomk",
+            Self::Limitk => "limitk",
+            Self::LimitRatio => "limit_ratio",
+            Self::CountValues => "count_values",
+        }
+    }
+
+    /// Whether a parameter comes before the expression (`topk(3, x)`).
+    pub fn has_param(self) -> bool {
+        matches!(
+            self,
+            Self::Quantile
+                | Self::Topk
+                | Self::Bottomk
+                | Self::Limitk
+                | Self::LimitRatio
+                | Self::CountValues
+        )
+    }
+}
+
 /// `by (...)`, `without (...)` or neither.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Grouping {

@@ -40,6 +40,32 @@ impl BinaryKind {
         matches!(self, Self::And | Self::Or | Self::Unless)
     }
 
+    pub fn is_arithmetic(self) -> bool {
+        !self.is_comparison() && !self.is_set()
+    }
+
+    /// The operator as written in PromQL.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Add => "+",
+            Self::Sub => "-",
+            Self::Mul => "*",
+            Self::Div => "/",
+            Self::Mod => "%",
+            Self::Pow => "^",
+            Self::Atan2 => "atan2",
+            Self::Eq => "==",
+            Self::Ne => "!=",
+            Self::Gt => ">",
+            Self::Lt => "<",
+            Self::Ge => ">=",
+            Self::Le => "<=",
+            Self::And => "and",
+            Self::Or => "or",
+            Self::Unless => "unless",
+        }
+    }
+
     /// The value of `l op r`, and whether a comparison holds (always true for arithmetic).
     pub fn apply(self, l: f64, r: f64) -> (f64, bool) {
         match self {

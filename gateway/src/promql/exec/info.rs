@@ -518,11 +518,16 @@ impl Drop for InfoOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promql::logical::{At, SourceText, from_ast};
+    use crate::promql::logical::{At, Converter, QueryShape};
 
     fn reference(query: &str) -> EvalTime {
-        let ast = promql_parser::parser::parse(query).unwrap();
-        let expr = from_ast(&ast, 60_000, &mut SourceText::new(query)).unwrap();
+        let ast = crate::promql::syntax::parse(query).unwrap();
+        let shape = QueryShape {
+            step_ms: 0,
+            range_ms: 0,
+            default_subquery_step_ms: 60_000,
+        };
+        let expr = Converter::new(query, shape).convert(&ast).unwrap();
         reference_time(&expr, &|t: &TimeModifier| EvalTime {
             offset_ms: t.offset_ms,
             at_ms: t.at.map(|at| match at {

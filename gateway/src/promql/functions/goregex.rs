@@ -3,15 +3,12 @@
 //! are ASCII-only, `\Q…\E` quotes, a `{` that starts no repetition is literal, `[` inside a class
 //! is literal, and stacked repetitions (`a**`) or counts above 1000 are errors.
 
-use promql_parser::label::{MatchOp, Matcher};
-use promql_parser::parser::token::T_EQL_REGEX;
+use regex::Regex;
 
 /// A compiled, fully anchored Go regex.
 #[derive(Clone, Debug)]
 pub struct GoRegex {
-    // The gateway crate has no direct `regex` dependency yet; promql-parser compiles the same
-    // `regex::Regex` for `=~` matchers (anchored `^(?:…)$`), so borrow its constructor.
-    matcher: Matcher,
+    regex: Regex,
 }
 
 /// Byte ranges of a match's groups (None: group did not participate), group 0 first.
@@ -21,17 +18,13 @@ impl GoRegex {
     /// None when Go's `regexp.Compile` would reject the pattern (as far as we can tell).
     pub fn new(pattern: &str) -> Option<GoRegex> {
         let translated = translate(pattern)?;
-        let matcher =
-            Matcher::new_matcher(T_EQL_REGEX, String::new(), format!("(?s:{translated})")).ok()?;
-        matches!(matcher.op, MatchOp::Re(_)).then_some(GoRegex { matcher })
+        let regex = Regex::new(&format!("^(?s:{translated})$")).ok()?;
+        Some(GoRegex { regex })
     }
 
     /// The groups of the match of the whole `text`; None when it does not match.
     pub fn captures(&self, text: &str) -> Option<Groups> {
-        let MatchOp::Re(re) = &self.matcher.op else {
-            return None;
-        };
-        let caps = re.captures(text)?;
+        let caps = self.regex.captures(text)?;
         Some(
             (0..caps.len())
                 .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
@@ -41,10 +34,10 @@ impl GoRegex {
 
     /// Group names by index (None for unnamed groups and group 0).
     pub fn group_names(&self) -> Vec<Option<String>> {
-        match &self.matcher.op {
-            MatchOp::Re(re) => re.capture_names().map(|n| n.map(str::to_string)).collect(),
-            _ => Vec::new(),
-        }
+        self.regex
+            .capture_names()
+            .map(|n| n.map(str::to_string))
+            .collect()
     }
 }
 

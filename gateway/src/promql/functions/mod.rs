@@ -90,11 +90,9 @@ pub enum SpecialFunction {
     MaxOf,
     /// `start_timestamp(v)`: needs sample start timestamps, which StoreAPI does not carry.
     StartTimestamp,
-    /// `integral(m, unit?)`: known to promql-parser; not in Prometheus 3.13.
-    Integral,
 }
 
-/// The implementation of the function called `name` (as promql-parser names it).
+/// The implementation of the function called `name`.
 pub fn lookup(name: &str) -> Option<FunctionKind> {
     use CalendarFunction as C;
     use ElementwiseFunction as E;
@@ -192,7 +190,6 @@ pub fn lookup(name: &str) -> Option<FunctionKind> {
         "min_of" => Special(S::MinOf),
         "max_of" => Special(S::MaxOf),
         "start_timestamp" => Special(S::StartTimestamp),
-        "integral" => Special(S::Integral),
         _ => return None,
     })
 }

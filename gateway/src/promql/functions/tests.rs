@@ -1,102 +1,7 @@
-//! The table against promql-parser's own function list.
+//! The implementation table against the parser's function signatures.
 
 use super::*;
-
-/// Every name promql-parser 0.11.1 knows (its `FUNCTIONS` table is private; this copy is
-/// checked against the parser both ways below).
-const PARSER_FUNCTIONS: &[&str] = &[
-    "abs",
-    "absent",
-    "absent_over_time",
-    "acos",
-    "acosh",
-    "asin",
-    "asinh",
-    "atan",
-    "atanh",
-    "avg_over_time",
-    "ceil",
-    "changes",
-    "clamp",
-    "clamp_max",
-    "clamp_min",
-    "cos",
-    "cosh",
-    "count_over_time",
-    "days_in_month",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "deg",
-    "delta",
-    "deriv",
-    "end",
-    "exp",
-    "first_over_time",
-    "floor",
-    "histogram_avg",
-    "histogram_count",
-    "histogram_fraction",
-    "histogram_quantile",
-    "histogram_quantiles",
-    "histogram_stddev",
-    "histogram_stdvar",
-    "histogram_sum",
-    "info",
-    "double_exponential_smoothing",
-    "hour",
-    "idelta",
-    "increase",
-    "integral",
-    "irate",
-    "label_replace",
-    "label_join",
-    "max_of",
-    "last_over_time",
-    "min_of",
-    "ln",
-    "log10",
-    "log2",
-    "mad_over_time",
-    "max_over_time",
-    "min_over_time",
-    "ts_of_first_over_time",
-    "ts_of_last_over_time",
-    "ts_of_max_over_time",
-    "ts_of_min_over_time",
-    "minute",
-    "month",
-    "pi",
-    "range",
-    "predict_linear",
-    "present_over_time",
-    "quantile_over_time",
-    "rad",
-    "rate",
-    "resets",
-    "round",
-    "scalar",
-    "sgn",
-    "start",
-    "start_timestamp",
-    "step",
-    "sin",
-    "sinh",
-    "sort",
-    "sort_desc",
-    "sort_by_label",
-    "sort_by_label_desc",
-    "sqrt",
-    "stddev_over_time",
-    "stdvar_over_time",
-    "sum_over_time",
-    "tan",
-    "tanh",
-    "time",
-    "timestamp",
-    "vector",
-    "year",
-];
+use crate::promql::syntax::functions::{all, signature};
 
 /// Native-histogram-only functions: the engine need not implement them for floats.
 const NATIVE_ONLY: &[&str] = &[
@@ -107,36 +12,34 @@ const NATIVE_ONLY: &[&str] = &[
     "histogram_stdvar",
 ];
 
-/// Whether the parser knows `name` (parsing `name()` fails for an unknown name with its own
-/// message; for a known one it parses or complains about the arguments).
-fn parser_knows(name: &str) -> bool {
-    match promql_parser::parser::parse(&format!("{name}()")) {
-        Ok(_) => true,
-        Err(e) => !e.contains("unknown function"),
-    }
-}
-
 #[test]
 fn every_parser_function_maps_to_an_implementation() {
-    assert!(!parser_knows("no_such_function_xyz"));
-    for name in PARSER_FUNCTIONS {
-        assert!(parser_knows(name), "promql-parser no longer knows {name}");
-        if !NATIVE_ONLY.contains(name) {
-            assert!(lookup(name).is_some(), "lookup misses {name}");
+    assert!(all().len() > 80);
+    for f in all() {
+        if !NATIVE_ONLY.contains(&f.name) {
+            assert!(lookup(f.name).is_some(), "lookup misses {}", f.name);
         }
     }
 }
 
 #[test]
 fn the_table_holds_only_parser_functions() {
-    // The names lookup knows, taken from its own kinds' name() where there is one.
-    for name in PARSER_FUNCTIONS {
-        if let Some(FunctionKind::Range(f)) = lookup(name) {
-            assert_eq!(f.name(), *name);
-        }
-    }
-    for name in ["holt_winters", "quantile", "sum", "xrate", "", "RATE"] {
+    for name in [
+        "holt_winters",
+        "quantile",
+        "sum",
+        "xrate",
+        "",
+        "RATE",
+        "integral",
+    ] {
         assert_eq!(lookup(name), None, "{name}");
+        assert_eq!(signature(name), None, "{name}");
+    }
+    for f in all() {
+        if let Some(FunctionKind::Range(r)) = lookup(f.name) {
+            assert_eq!(r.name(), f.name);
+        }
     }
 }
 

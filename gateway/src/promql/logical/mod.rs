@@ -5,4 +5,4 @@ mod optimize;
 mod plan;
 
 pub use optimize::optimize;
-pub use plan::{At, Expr, Selector, SourceText, TimeModifier, ValueType, from_ast};
+pub use plan::{At, Converter, Expr, QueryShape, Selector, TimeModifier, ValueType};

@@ -1,0 +1,152 @@
+//! PromQL syntax: the lexer, the parser and the type checks, with Prometheus' grammar and its
+//! error messages and positions (`1:5: parse error: unclosed left parenthesis`).
+//!
+//! Our own rather than a crate's: errors carry positions and Prometheus' wording, backtick
+//! strings are raw, and the experimental syntax Prometheus 3.x has (duration arithmetic,
+//! `fill` modifiers, quoted UTF-8 names) parses.
+
+pub mod ast;
+mod check;
+mod error;
+pub mod functions;
+mod lexer;
+mod parser;
+pub mod pretty;
+
+pub use ast::*;
+pub use error::ParseError;
+pub use parser::{parse_duration, parse_number};
+
+use crate::promql::functions::format::go_quote;
+
+/// Parses and type-checks a query.
+pub fn parse(query: &str) -> Result<Expr, ParseError> {
+    let mut expr = parser::Parser::new(query).parse_query()?;
+    check::Checker::new(query).check(&mut expr)?;
+    Ok(expr)
+}
+
+/// Parses a series selector (`match[]`): `name{…}`, `name` or `{…}`, nothing else.
+pub fn parse_selector(query: &str) -> Result<VectorSelector, ParseError> {
+    let (selector, span) = parser::Parser::new(query).parse_selector()?;
+    let mut expr = Expr {
+        kind: ExprKind::Selector(selector),
+        span,
+    };
+    check::Checker::new(query).check(&mut expr)?;
+    match expr.kind {
+        ExprKind::Selector(selector) => Ok(selector),
+        _ => unreachable!("built as a selector"),
+    }
+}
+
+/// A string as PromQL writes it (Go's `strconv.Quote`).
+pub fn quote(s: &str) -> String {
+    go_quote(s)
+}
+
+/// A label name as written: bare when it is a classic name, quoted otherwise.
+pub fn quote_label_name(name: &str) -> String {
+    let mut bytes = name.bytes();
+    let classic = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if classic {
+        name.to_string()
+    } else {
+        quote(name)
+    }
+}
+
+/// The value of a string token: `"…"` and `'…'` with Go's escapes, `` `…` `` raw.
+fn unquote(token: &str) -> Result<String, String> {
+    let Some(quote_char) = token.chars().next() else {
+        return Err("empty string token".into());
+    };
+    let body = &token[1..token.len().saturating_sub(1).max(1)];
+    if quote_char == '`' {
+        return Ok(body.to_string());
+    }
+    let mut bytes = Vec::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            return Err("escape sequence not terminated".into());
+        };
+        let simple = match e {
+            'a' => Some(0x07),
+            'b' => Some(0x08),
+            'f' => Some(0x0c),
+            'n' => Some(b'\n'),
+            'r' => Some(b'\r'),
+            't' => Some(b'\t'),
+            'v' => Some(0x0b),
+            '\\' => Some(b'\\'),
+            c if c == quote_char => Some(c as u8),
+            _ => None,
+        };
+        if let Some(b) = simple {
+            bytes.push(b);
+            continue;
+        }
+        let (digits, radix, max) = match e {
+            '0'..='7' => (3, 8, 255),
+            'x' => (2, 16, 255),
+            'u' => (4, 16, 0x10ffff),
+            'U' => (8, 16, 0x10ffff),
+            other => {
+                return Err(format!(
+                    "unknown escape sequence U+{:04X} {}",
+                    other as u32,
+                    go_char(other)
+                ));
+            }
+        };
+        let mut text = String::new();
+        if e.is_ascii_digit() {
+            text.push(e);
+        }
+        while text.len() < digits {
+            match chars.next() {
+                Some(d) if d.is_digit(radix) => text.push(d),
+                Some(d) => {
+                    return Err(format!(
+                        "illegal character U+{:04X} {} in escape sequence",
+                        d as u32,
+                        go_char(d)
+                    ));
+                }
+                None => return Err("escape sequence not terminated".into()),
+            }
+        }
+        let value = u32::from_str_radix(&text, radix).unwrap_or(u32::MAX);
+        if value > max || (0xd800..0xe000).contains(&value) {
+            return Err("escape sequence is an invalid Unicode code point".into());
+        }
+        if matches!(e, 'u' | 'U') {
+            let c = char::from_u32(value).unwrap_or('\u{fffd}');
+            let mut buf = [0; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        } else {
+            bytes.push(value as u8);
+        }
+    }
+    // Byte escapes may leave invalid UTF-8 (`"\xff"`): such bytes read as U+FFFD.
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Go's `%q` of a rune, for escape errors.
+pub(crate) fn go_char(c: char) -> String {
+    let quoted = quote(&c.to_string());
+    format!("'{}'", &quoted[1..quoted.len() - 1])
+}
+
+#[cfg(test)]
+mod tests;
