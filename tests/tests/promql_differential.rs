@@ -75,12 +75,7 @@ const EXCLUDED: &[&str] = &[
 /// Queries on which our engine is known to disagree with Prometheus, each with the reason.
 /// They run and their differences are printed, but they do not fail the test. Keep it short
 /// and honest: only real engine bugs belong here.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    r#"label_replace(memory_usage_bytes, "\xff", "x", "", "")"#,
-    "invalid UTF-8 destination label name accepted: promql-parser decodes the escape \\xff \
-         to the code point U+00FF (\"ÿ\", a valid name) instead of the byte 0xFF, so the engine \
-         never sees the invalid name Prometheus (2.42 and 3.x, functions.test) rejects",
-)];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
 /// Whole seconds, the base of every evaluation time: `Spec::default().start_ms`.
 const S: i64 = 1_700_000_000;

@@ -161,7 +161,7 @@ impl<'a> Converter<'a> {
     pub fn convert(&self, ast: &syntax::Expr) -> Result<Expr, EngineError> {
         Ok(match &ast.kind {
             Ast::Number(n) => Expr::Number(n.value),
-            Ast::String(s) => Expr::String(s.clone()),
+            Ast::String(s) => Expr::String(s.value.clone()),
             Ast::Paren(inner) => self.convert(inner)?,
             Ast::Unary { negate: true, expr } => Expr::Neg(Box::new(self.convert(expr)?)),
             Ast::Unary {
@@ -182,36 +182,42 @@ impl<'a> Converter<'a> {
                 },
                 time: self.time_modifier(&sq.modifiers)?,
             },
-            Ast::Call(call) => Expr::Call {
-                name: call.function.name.to_string(),
-                returns: call.function.returns,
-                args: call
-                    .args
-                    .iter()
-                    .map(|a| self.convert(a))
-                    .collect::<Result<_, _>>()?,
-                pos: self.position(ast.span.start),
-                arg_pos: call
-                    .args
-                    .iter()
-                    .map(|a| self.position(a.span.start))
-                    .collect(),
-            },
-            Ast::Aggregate(agg) => Expr::Aggregate {
-                op: agg.op,
-                param_pos: agg.param.as_ref().and_then(|p| self.position(p.span.start)),
-                param: agg
-                    .param
-                    .as_ref()
-                    .map(|p| self.convert(p).map(Box::new))
-                    .transpose()?,
-                expr: Box::new(self.convert(&agg.expr)?),
-                grouping: if agg.without {
-                    Grouping::Without(agg.grouping.clone())
-                } else {
-                    Grouping::By(agg.grouping.clone())
-                },
-            },
+            Ast::Call(call) => {
+                refuse_non_utf8_destination(call)?;
+                Expr::Call {
+                    name: call.function.name.to_string(),
+                    returns: call.function.returns,
+                    args: call
+                        .args
+                        .iter()
+                        .map(|a| self.convert(a))
+                        .collect::<Result<_, _>>()?,
+                    pos: self.position(ast.span.start),
+                    arg_pos: call
+                        .args
+                        .iter()
+                        .map(|a| self.position(a.span.start))
+                        .collect(),
+                }
+            }
+            Ast::Aggregate(agg) => {
+                refuse_non_utf8_label(agg)?;
+                Expr::Aggregate {
+                    op: agg.op,
+                    param_pos: agg.param.as_ref().and_then(|p| self.position(p.span.start)),
+                    param: agg
+                        .param
+                        .as_ref()
+                        .map(|p| self.convert(p).map(Box::new))
+                        .transpose()?,
+                    expr: Box::new(self.convert(&agg.expr)?),
+                    grouping: if agg.without {
+                        Grouping::Without(agg.grouping.clone())
+                    } else {
+                        Grouping::By(agg.grouping.clone())
+                    },
+                }
+            }
             Ast::Binary(b) => {
                 let mut matching = VectorMatching::default();
                 if let Some(m) = &b.matching {
@@ -238,5 +244,41 @@ impl<'a> Converter<'a> {
                 }
             }
         })
+    }
+}
+
+/// The literal's bytes when they are not UTF-8.
+fn not_utf8(expr: &syntax::Expr) -> Option<&[u8]> {
+    match &expr.kind {
+        Ast::String(s) => s.not_utf8.as_deref(),
+        _ => None,
+    }
+}
+
+/// label_replace and label_join refuse a destination that is not UTF-8 (`"\xff"`), as
+/// Prometheus does before looking at any series.
+fn refuse_non_utf8_destination(call: &syntax::Call) -> Result<(), EngineError> {
+    let name = call.function.name;
+    if !matches!(name, "label_replace" | "label_join") {
+        return Ok(());
+    }
+    match call.args.get(1).and_then(not_utf8) {
+        // Prometheus' API shows the bytes as U+FFFD (JSON cannot hold them).
+        Some(bytes) => Err(EngineError::Execution(format!(
+            "invalid destination label name in {name}(): {}",
+            String::from_utf8_lossy(bytes)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// count_values refuses a label name that is not UTF-8.
+fn refuse_non_utf8_label(agg: &syntax::Aggregate) -> Result<(), EngineError> {
+    match agg.param.as_deref().and_then(not_utf8) {
+        Some(bytes) => Err(EngineError::Execution(format!(
+            "invalid label name {}",
+            syntax::quote_bytes(bytes)
+        ))),
+        None => Ok(()),
     }
 }

@@ -37,7 +37,7 @@ pub struct Expr {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     Number(NumberLiteral),
-    String(String),
+    String(StringLiteral),
     Selector(VectorSelector),
     Matrix(MatrixSelector),
     Subquery(Subquery),
@@ -50,6 +50,15 @@ pub enum ExprKind {
         expr: Box<Expr>,
     },
     Paren(Box<Expr>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StringLiteral {
+    /// The value; bytes that are not UTF-8 (written as `\x` escapes) read as U+FFFD.
+    pub value: String,
+    /// The bytes as written when they are not UTF-8: Prometheus keeps them, and refuses them
+    /// where a label name is needed.
+    pub not_utf8: Option<Box<[u8]>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -460,7 +469,10 @@ impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             ExprKind::Number(n) => write!(f, "{n}"),
-            ExprKind::String(s) => f.write_str(&quote(s)),
+            ExprKind::String(s) => match &s.not_utf8 {
+                Some(bytes) => f.write_str(&super::quote_bytes(bytes)),
+                None => f.write_str(&quote(&s.value)),
+            },
             ExprKind::Selector(vs) => {
                 vs.fmt_selector(f)?;
                 write!(f, "{}", vs.modifiers)

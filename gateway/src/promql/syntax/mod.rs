@@ -45,6 +45,20 @@ pub fn quote(s: &str) -> String {
     go_quote(s)
 }
 
+/// Bytes as Go's `strconv.Quote` writes a string that is not UTF-8: `"a\xc5z"`.
+pub fn quote_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        let valid = quote(chunk.valid());
+        out.push_str(&valid[1..valid.len() - 1]);
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// A label name as written: bare when it is a classic name, quoted otherwise.
 pub fn quote_label_name(name: &str) -> String {
     let mut bytes = name.bytes();
@@ -60,13 +74,16 @@ pub fn quote_label_name(name: &str) -> String {
 }
 
 /// The value of a string token: `"…"` and `'…'` with Go's escapes, `` `…` `` raw.
-fn unquote(token: &str) -> Result<String, String> {
+fn unquote(token: &str) -> Result<StringLiteral, String> {
     let Some(quote_char) = token.chars().next() else {
         return Err("empty string token".into());
     };
     let body = &token[1..token.len().saturating_sub(1).max(1)];
     if quote_char == '`' {
-        return Ok(body.to_string());
+        return Ok(StringLiteral {
+            value: body.to_string(),
+            not_utf8: None,
+        });
     }
     let mut bytes = Vec::with_capacity(body.len());
     let mut chars = body.chars();
@@ -137,9 +154,17 @@ fn unquote(token: &str) -> Result<String, String> {
             bytes.push(value as u8);
         }
     }
-    // Byte escapes may leave invalid UTF-8 (`"\xff"`): such bytes read as U+FFFD.
-    Ok(String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    // Byte escapes may leave invalid UTF-8 (`"\xff"`).
+    Ok(match String::from_utf8(bytes) {
+        Ok(value) => StringLiteral {
+            value,
+            not_utf8: None,
+        },
+        Err(e) => StringLiteral {
+            value: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            not_utf8: Some(e.into_bytes().into_boxed_slice()),
+        },
+    })
 }
 
 /// Go's `%q` of a rune, for escape errors.

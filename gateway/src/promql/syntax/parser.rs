@@ -279,7 +279,7 @@ impl<'a> Parser<'a> {
             TokenKind::String => {
                 self.advance();
                 Ok(Expr {
-                    kind: ExprKind::String(self.string(token)?),
+                    kind: ExprKind::String(self.string_literal(token)?),
                     span: Span::new(token.start, token.end),
                 })
             }
@@ -329,6 +329,10 @@ impl<'a> Parser<'a> {
     }
 
     fn string(&self, token: Token) -> Result<String> {
+        Ok(self.string_literal(token)?.value)
+    }
+
+    fn string_literal(&self, token: Token) -> Result<StringLiteral> {
         unquote(self.text(token)).map_err(|e| self.error(token.start, e))
     }
 

@@ -156,7 +156,7 @@ fn write_tree(out: &mut String, expr: &Expr) {
         }
         ExprKind::String(s) => {
             out.push_str("{\"type\":\"stringLiteral\",\"val\":");
-            json::push_str(out, s);
+            json::push_str(out, &s.value);
             out.push('}');
         }
         ExprKind::Paren(inner) => {

@@ -275,15 +275,18 @@ fn errors_word_for_word_as_prometheus() {
 
 #[test]
 fn strings_unquote_as_go_does() {
-    assert_eq!(unquote(r#""a\tb\"c\x41\u00e9\101""#).unwrap(), "a\tb\"cAéA");
-    assert_eq!(unquote(r"'it\'s'").unwrap(), "it's");
-    assert_eq!(unquote(r"`raw\.`").unwrap(), r"raw\.");
+    let value = |s: &str| unquote(s).map(|l| l.value);
+    assert_eq!(value(r#""a\tb\"c\x41\u00e9\101""#).unwrap(), "a\tb\"cAéA");
+    assert_eq!(value(r"'it\'s'").unwrap(), "it's");
+    assert_eq!(value(r"`raw\.`").unwrap(), r"raw\.");
     assert_eq!(
-        unquote(r#""\q""#).unwrap_err(),
+        value(r#""\q""#).unwrap_err(),
         "unknown escape sequence U+0071 'q'"
     );
     // A byte escape that is not UTF-8 reads as the replacement character.
-    assert_eq!(unquote(r#""\xff""#).unwrap(), "\u{fffd}");
+    let literal = unquote(r#""a\xc5z""#).unwrap();
+    assert_eq!(literal.value, "a\u{fffd}z");
+    assert_eq!(quote_bytes(&literal.not_utf8.unwrap()), r#""a\xc5z""#);
 }
 
 #[test]
