@@ -57,6 +57,12 @@ impl<'a> Planner<'a> {
         max_time: i64,
     ) -> Result<Vec<SeriesSamples>, EngineError> {
         self.ctx.check("query preparation")?;
+        if let Some(extension) = selector.extension {
+            return Err(EngineError::BadData(format!(
+                "the {} modifier is not supported yet",
+                extension.keyword()
+            )));
+        }
         let result = self
             .storage
             .select(SelectRequest {
@@ -632,6 +638,7 @@ impl Planner<'_> {
                 let selector = Selector {
                     matchers,
                     time: TimeModifier::default(),
+                    extension: None,
                 };
                 self.select(
                     &selector,

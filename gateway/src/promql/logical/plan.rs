@@ -7,7 +7,7 @@ use crate::promql::functions::Position;
 use crate::promql::syntax::{self, DurationExpr, ExprKind as Ast, TimeModifiers};
 use store_api::{MatchOp, Matcher};
 
-pub use crate::promql::syntax::{At, ValueType};
+pub use crate::promql::syntax::{At, Extension, ValueType};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimeModifier {
@@ -19,6 +19,8 @@ pub struct TimeModifier {
 pub struct Selector {
     pub matchers: Vec<Matcher>,
     pub time: TimeModifier,
+    /// `anchored`/`smoothed` (experimental).
+    pub extension: Option<Extension>,
 }
 
 impl Selector {
@@ -155,6 +157,7 @@ impl<'a> Converter<'a> {
         Ok(Selector {
             matchers: vs.matchers.clone(),
             time: self.time_modifier(&vs.modifiers)?,
+            extension: vs.extension,
         })
     }
 
@@ -184,6 +187,7 @@ impl<'a> Converter<'a> {
             },
             Ast::Call(call) => {
                 refuse_non_utf8_destination(call)?;
+                check_extensions(call)?;
                 Expr::Call {
                     name: call.function.name.to_string(),
                     returns: call.function.returns,
@@ -270,6 +274,25 @@ fn refuse_non_utf8_destination(call: &syntax::Call) -> Result<(), EngineError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// `anchored` and `smoothed` ranges are read only by the functions each supports (an
+/// evaluation error in Prometheus, without a position).
+fn check_extensions(call: &syntax::Call) -> Result<(), EngineError> {
+    let name = call.function.name;
+    for arg in &call.args {
+        if let Ast::Matrix(ms) = &arg.kind
+            && let Some(e) = ms.selector.extension
+            && !e.functions().contains(&name)
+        {
+            return Err(EngineError::BadData(format!(
+                "{} modifier can only be used with: {} - not with {name}",
+                e.keyword(),
+                e.functions().join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// count_values refuses a label name that is not UTF-8.

@@ -107,6 +107,31 @@ pub enum At {
     End,
 }
 
+/// How a selector reads samples around its window's edges (experimental): `anchored` takes
+/// the last sample before the window as its start; `smoothed` interpolates at both edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extension {
+    Anchored,
+    Smoothed,
+}
+
+impl Extension {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Extension::Anchored => "anchored",
+            Extension::Smoothed => "smoothed",
+        }
+    }
+
+    /// The functions that may read a range written with the modifier.
+    pub fn functions(self) -> &'static [&'static str] {
+        match self {
+            Extension::Anchored => &["changes", "delta", "increase", "rate", "resets"],
+            Extension::Smoothed => &["delta", "increase", "rate"],
+        }
+    }
+}
+
 /// `offset` and `@` of a selector or subquery.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TimeModifiers {
@@ -168,6 +193,7 @@ pub struct VectorSelector {
     /// All matchers, the metric name's (`__name__="…"`) last when it is written outside.
     pub matchers: Vec<Matcher>,
     pub modifiers: TimeModifiers,
+    pub extension: Option<Extension>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -275,6 +301,13 @@ impl VectorSelector {
             .enumerate()
             .filter(move |(i, m)| !(skip_name && *i == last && m.name() == METRIC_NAME))
             .map(|(_, m)| m)
+    }
+
+    fn fmt_extension(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.extension {
+            Some(e) => write!(f, " {}", e.keyword()),
+            None => Ok(()),
+        }
     }
 
     /// `name{…}`, or `{"name", …}` for a name that is not a classic identifier.
@@ -475,11 +508,14 @@ impl fmt::Display for Expr {
             },
             ExprKind::Selector(vs) => {
                 vs.fmt_selector(f)?;
+                vs.fmt_extension(f)?;
                 write!(f, "{}", vs.modifiers)
             }
             ExprKind::Matrix(ms) => {
                 ms.selector.fmt_selector(f)?;
-                write!(f, "[{}]{}", ms.range, ms.selector.modifiers)
+                write!(f, "[{}]", ms.range)?;
+                ms.selector.fmt_extension(f)?;
+                write!(f, "{}", ms.selector.modifiers)
             }
             ExprKind::Subquery(sq) => {
                 write!(f, "{}[{}:", sq.expr, sq.range)?;
@@ -549,6 +585,7 @@ mod tests {
                 offset: Some(DurationExpr::millis(-300_000)),
                 at: Some(At::Time(1500)),
             },
+            extension: None,
         };
         let expr = Expr {
             kind: ExprKind::Selector(vs),

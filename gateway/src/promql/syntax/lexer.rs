@@ -52,6 +52,8 @@ pub enum Keyword {
     Fill,
     FillLeft,
     FillRight,
+    Anchored,
+    Smoothed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,8 @@ fn word_kind(word: &str) -> Option<TokenKind> {
         "fill" => Kw(K::Fill),
         "fill_left" => Kw(K::FillLeft),
         "fill_right" => Kw(K::FillRight),
+        "anchored" => Kw(K::Anchored),
+        "smoothed" => Kw(K::Smoothed),
         "inf" | "nan" => TokenKind::Number,
         _ => return None,
     })

@@ -246,6 +246,15 @@ impl<'a> Parser<'a> {
                     let at = self.at_value()?;
                     self.set_at(&mut expr, at)?;
                 }
+                TokenKind::Keyword(k @ (Keyword::Anchored | Keyword::Smoothed)) => {
+                    self.advance();
+                    let extension = if k == Keyword::Anchored {
+                        Extension::Anchored
+                    } else {
+                        Extension::Smoothed
+                    };
+                    self.set_extension(&mut expr, extension)?;
+                }
                 _ => return Ok(expr),
             }
             expr.span.end = self.tokens[self.next.saturating_sub(1)].end;
@@ -356,6 +365,7 @@ impl<'a> Parser<'a> {
                 name,
                 matchers,
                 modifiers: TimeModifiers::default(),
+                extension: None,
             }),
             span: Span::new(start, end),
         })
@@ -849,6 +859,27 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    fn set_extension(&self, expr: &mut Expr, extension: Extension) -> Result<()> {
+        let selector = match &mut expr.kind {
+            ExprKind::Selector(vs) => vs,
+            ExprKind::Matrix(ms) => &mut ms.selector,
+            _ => {
+                return Err(self.error(
+                    expr.span.start,
+                    format!(
+                        "{} modifier must be preceded by an instant vector selector or range vector selector",
+                        extension.keyword()
+                    ),
+                ));
+            }
+        };
+        if selector.extension.is_some() {
+            return Err(self.error(expr.span.start, "anchored or smoothed may be set only once"));
+        }
+        selector.extension = Some(extension);
+        Ok(())
+    }
+
     fn set_offset(&self, expr: &mut Expr, offset: DurationExpr) -> Result<()> {
         let span = expr.span;
         let modifiers = self.modifiers_of(expr, "offset modifier")?;
@@ -918,7 +949,17 @@ fn is_metric_name(kind: TokenKind) -> bool {
             | TokenKind::MetricIdentifier
             | TokenKind::Aggregator(_)
             | TokenKind::Op(BinaryKind::And | BinaryKind::Or | BinaryKind::Unless)
-            | TokenKind::Keyword(By | Without | Offset | Start | End | Fill | FillLeft | FillRight)
+            | TokenKind::Keyword(
+                By | Without
+                    | Offset
+                    | Start
+                    | End
+                    | Fill
+                    | FillLeft
+                    | FillRight
+                    | Anchored
+                    | Smoothed
+            )
     )
 }
 

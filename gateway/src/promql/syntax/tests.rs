@@ -43,6 +43,11 @@ fn precedence_and_associativity_as_prometheus() {
         ("0x1F + 010 + .5 + 1e3 - Inf", "31 + 8 + 0.5 + 1000 - Inf"),
         ("foo[2m*(10+5)]", "foo[2m * (10 + 5)]"),
         ("foo offset step()*2", "foo offset step() * 2"),
+        (
+            "rate(foo[5m] anchored offset 1m)",
+            "rate(foo[5m] anchored offset 1m)",
+        ),
+        ("foo smoothed + anchored", "foo smoothed + anchored"),
     ] {
         assert_eq!(printed(query), want, "{query}");
     }
