@@ -223,5 +223,22 @@ fn engine_benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine_benches);
+/// Parsing and type-checking alone: every query pays it once.
+fn parse_benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    group.bench_function("benchmark queries", |b| {
+        b.iter(|| {
+            for (_, query) in BENCHMARK_QUERIES {
+                black_box(gateway::promql::syntax::parse(black_box(query)).is_ok());
+            }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, engine_benches, parse_benches);
 criterion_main!(benches);
