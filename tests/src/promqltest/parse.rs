@@ -765,31 +765,48 @@ pub fn parse_sequence(text: &str) -> Result<Vec<SeqValue>, String> {
 }
 
 fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
-    if item == "_" {
-        out.push(SeqValue::Omitted);
-        return Ok(());
-    }
-    if let Some(count) = item.strip_prefix("_x") {
-        let n = parse_repeat(count)?;
-        out.extend((0..n).map(|_| SeqValue::Omitted));
-        return Ok(());
-    }
     if item == "stale" {
         out.push(SeqValue::Float(stale_nan()));
         return Ok(());
     }
-    let (mut value, rest) = scan_number(item)?;
+    expand(item, scan_number, |value| {
+        out.push(value.map_or(SeqValue::Omitted, SeqValue::Float));
+    })
+}
+
+/// Expands one sequence item of the values `scan` reads: `_`, `_xn` (n missing), `v`, `vxn`
+/// (n+1 copies), `v+dxn` / `v-dxn` (n+1 values stepping by d). `push` gets each value, None
+/// for a missing one.
+fn expand<T>(
+    item: &str,
+    scan: impl Fn(&str) -> Result<(T, &str), String>,
+    mut push: impl FnMut(Option<T>),
+) -> Result<(), String>
+where
+    T: Copy + Default + std::ops::AddAssign,
+{
+    if item == "_" {
+        push(None);
+        return Ok(());
+    }
+    if let Some(count) = item.strip_prefix("_x") {
+        for _ in 0..parse_repeat(count)? {
+            push(None);
+        }
+        return Ok(());
+    }
+    let (mut value, rest) = scan(item)?;
     let (delta, rest) = if rest.starts_with(['+', '-']) {
-        let (delta, rest) = scan_number(rest)?;
+        let (delta, rest) = scan(rest)?;
         if !rest.starts_with('x') {
             return Err("expected 'x<count>' after the step".into());
         }
         (delta, rest)
     } else {
-        (0.0, rest)
+        (T::default(), rest)
     };
     if rest.is_empty() {
-        out.push(SeqValue::Float(value));
+        push(Some(value));
         return Ok(());
     }
     let count = rest
@@ -797,7 +814,7 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
         .ok_or_else(|| format!("unexpected {rest:?}"))?;
     // n+1 values, accumulated step by step like the harness (the float rounding matches).
     for _ in 0..=parse_repeat(count)? {
-        out.push(SeqValue::Float(value));
+        push(Some(value));
         value += delta;
     }
     Ok(())
