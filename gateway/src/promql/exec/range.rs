@@ -134,10 +134,7 @@ impl Operator for RangeFunctionOp {
                 .start_timestamps
                 .get(id)
                 .map_or(&[][..], Vec::as_slice);
-            let name = self.source.series[id]
-                .labels
-                .get(store_api::labels::METRIC_NAME)
-                .unwrap_or("");
+            let labels = &self.source.series[id].labels;
             let (mut lo, mut hi) = self.windows[id];
             for (out, step_args) in batch.iter_mut().zip(&args) {
                 let t = out.t;
@@ -152,7 +149,7 @@ impl Operator for RangeFunctionOp {
                 let window = Window::new(&ts[lo..hi], &vs[lo..hi], range_start, te)
                     .at(t)
                     .with_position(self.pos)
-                    .with_metric_name(name)
+                    .with_labels(labels)
                     .with_start_timestamps(starts.get(lo..hi).unwrap_or_default());
                 if let Some(v) =
                     self.function

@@ -7,6 +7,8 @@ use super::annotations::{Annotations, Position};
 use super::format::go_printf_f;
 use super::quantile::{mad, quantile};
 use crate::promql::error::EngineError;
+use store_api::Labels;
+use store_api::labels::METRIC_NAME;
 
 /// One series' samples in one step's window, and where the window lies.
 #[derive(Clone, Copy, Debug)]
@@ -22,8 +24,8 @@ pub struct Window<'a> {
     pub eval_ts: i64,
     /// Position of the call's first argument, for the annotations a kernel adds.
     pub pos: Option<Position>,
-    /// The series' metric name, for the annotations a kernel adds.
-    pub metric_name: &'a str,
+    /// The series' labels, for the annotations a kernel adds.
+    pub labels: Option<&'a Labels>,
     /// Each sample's start timestamp (ms, 0 where unknown), or none: rate, increase, irate
     /// and resets read counter resets and where a counter started from them.
     pub start_timestamps: &'a [i64],
@@ -39,7 +41,7 @@ impl<'a> Window<'a> {
             range_end,
             eval_ts: range_end,
             pos: None,
-            metric_name: "",
+            labels: None,
             start_timestamps: &[],
         }
     }
@@ -53,9 +55,9 @@ impl<'a> Window<'a> {
         Self { pos, ..self }
     }
 
-    pub fn with_metric_name(self, metric_name: &'a str) -> Self {
+    pub fn with_labels(self, labels: &'a Labels) -> Self {
         Self {
-            metric_name,
+            labels: Some(labels),
             ..self
         }
     }
@@ -71,6 +73,14 @@ impl<'a> Window<'a> {
     fn samples(&self) -> Option<(&'a [i64], &'a [f64])> {
         let ok = self.timestamps.len() == self.values.len() && !self.values.is_empty();
         ok.then_some((self.timestamps, self.values))
+    }
+
+    /// The series' metric name, looked up only for an annotation: reading the labels of every
+    /// series at every step would cost more than many kernels.
+    fn metric_name(&self) -> &'a str {
+        self.labels
+            .and_then(|labels| labels.get(METRIC_NAME))
+            .unwrap_or("")
     }
 
     /// The start timestamps; none when they do not line up with the samples.
@@ -199,13 +209,15 @@ impl RangeFunction {
             return Ok(None);
         };
         let n = vs.len();
-        let starts = window.starts();
         // delta and idelta read no start timestamps, as in Prometheus.
         Ok(match self {
-            Rate => extrapolated_rate(window, ts, vs, starts, true, true, annotations),
-            Increase => extrapolated_rate(window, ts, vs, starts, true, false, annotations),
-            Delta => extrapolated_rate(window, ts, vs, &[], false, false, annotations),
-            Irate => instant_value(ts, vs, starts, true),
+            Rate | Increase if !window.start_timestamps.is_empty() => {
+                started_rate(window, ts, vs, self == Rate, annotations)
+            }
+            Rate => extrapolated_rate(window, ts, vs, true, true),
+            Increase => extrapolated_rate(window, ts, vs, true, false),
+            Delta => extrapolated_rate(window, ts, vs, false, false),
+            Irate => instant_value(ts, vs, window.starts(), true),
             Idelta => instant_value(ts, vs, &[], false),
             // Regression around the first sample keeps x small (Prometheus issue 2674).
             Deriv => (n >= 2).then(|| linear_regression(ts, vs, ts[0]).0),
@@ -218,7 +230,7 @@ impl RangeFunction {
             },
             Resets => {
                 let mut resets = 0usize;
-                for_each_reset(ts, vs, starts, |_| resets += 1);
+                for_each_reset(ts, vs, window.starts(), |_| resets += 1);
                 Some(resets as f64)
             }
             Changes => Some(
@@ -267,54 +279,106 @@ fn seconds(t_ms: i64) -> f64 {
 }
 
 /// rate, increase, delta: the change over the window, counter resets corrected for counters,
-/// extrapolated towards the window's bounds. Samples within 1.1 × the average interval of a
-/// bound extrapolate to it, others by half an interval; a counter never extrapolates below
-/// zero. A counter whose first sample started inside the window rose from zero at that start
-/// instead, which one sample suffices for; otherwise fewer than two samples give no result.
+/// extrapolated towards the window's bounds. Fewer than two samples: no result.
 fn extrapolated_rate(
     w: &Window,
     ts: &[i64],
     vs: &[f64],
-    starts: &[i64],
     is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let n = vs.len();
+    if n < 2 {
+        return None;
+    }
+    let mut result = vs[n - 1] - vs[0];
+    if is_counter {
+        // Values alone decide. Inline rather than through for_each_reset, whose closure
+        // compiles to a slower loop: this is rate's hot path.
+        for pair in vs.windows(2) {
+            if pair[1] < pair[0] {
+                result += pair[0];
+            }
+        }
+    }
+    Some(extrapolate(w, ts, vs, result, is_counter, is_rate))
+}
+
+/// rate and increase over samples with start timestamps: a sample that started after the one
+/// before it is a counter reset too, and a counter whose first sample started inside the
+/// window rose from zero at that start rather than being extrapolated towards the window's
+/// start, which one sample suffices for.
+fn started_rate(
+    w: &Window,
+    ts: &[i64],
+    vs: &[f64],
     is_rate: bool,
     annotations: &mut Annotations,
 ) -> Option<f64> {
+    let starts = w.starts();
+    if starts_overlap(ts, starts) {
+        annotations.start_time_overlap(w.metric_name(), w.pos);
+    }
+    let n = vs.len();
+    let mut result = vs[n - 1] - vs[0];
+    for_each_reset(ts, vs, starts, |lost| result += lost);
+    let Some(start) = start_inside(w, ts[0], starts) else {
+        return (n >= 2).then(|| extrapolate(w, ts, vs, result, true, is_rate));
+    };
+    let last_t = ts[n - 1];
+    let average = if n > 1 {
+        seconds(last_t.wrapping_sub(ts[0])) / (n - 1) as f64
+    } else {
+        0.0
+    };
+    let to_end = gap_to_bound(seconds(w.range_end.wrapping_sub(last_t)), average);
+    let sampled = seconds(last_t.wrapping_sub(start));
+    Some(scale(w, result + vs[0], sampled, 0.0, to_end, is_rate))
+}
+
+/// `result`, the change over two or more samples, extrapolated towards the window's bounds. A
+/// counter never extrapolates below zero.
+fn extrapolate(
+    w: &Window,
+    ts: &[i64],
+    vs: &[f64],
+    result: f64,
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
     let n = vs.len();
     let (first_t, last_t) = (ts[0], ts[n - 1]);
-    let mut result = vs[n - 1] - vs[0];
+    let sampled = seconds(last_t.wrapping_sub(first_t));
+    let average = sampled / (n - 1) as f64;
+    let mut to_start = gap_to_bound(seconds(first_t.wrapping_sub(w.range_start)), average);
     if is_counter {
-        for_each_reset(ts, vs, starts, |lost| result += lost);
-        if starts_overlap(ts, starts) {
-            annotations.start_time_overlap(w.metric_name, w.pos);
+        // Where the counter would have been zero, if that is closer than the start.
+        let mut to_zero = to_start;
+        if result > 0.0 && vs[0] >= 0.0 {
+            to_zero = sampled * (vs[0] / result);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
         }
     }
-    let mut sampled = last_t.wrapping_sub(first_t) as f64 / 1000.0;
-    let average = if n > 1 { sampled / (n - 1) as f64 } else { 0.0 };
-    let threshold = average * 1.1;
-    let to_start = match start_inside(w, first_t, starts) {
-        Some(start) => {
-            result += vs[0];
-            sampled = last_t.wrapping_sub(start) as f64 / 1000.0;
-            0.0
-        }
-        None if n < 2 => return None,
-        None => {
-            let mut to_start = first_t.wrapping_sub(w.range_start) as f64 / 1000.0;
-            if to_start >= threshold {
-                to_start = average / 2.0;
-            }
-            // Where the counter would have been zero, if that is closer than the start.
-            if is_counter && result > 0.0 && vs[0] >= 0.0 {
-                to_start = to_start.min(sampled * (vs[0] / result));
-            }
-            to_start
-        }
-    };
-    let mut to_end = w.range_end.wrapping_sub(last_t) as f64 / 1000.0;
-    if to_end >= threshold {
-        to_end = average / 2.0;
+    let to_end = gap_to_bound(seconds(w.range_end.wrapping_sub(last_t)), average);
+    scale(w, result, sampled, to_start, to_end, is_rate)
+}
+
+/// How far to extrapolate over the gap (s) between the samples and a bound of the window: all
+/// of it within 1.1 × the average interval, else half an interval (the series likely starts
+/// or ends inside the window).
+fn gap_to_bound(gap: f64, average: f64) -> f64 {
+    if gap >= average * 1.1 {
+        average / 2.0
+    } else {
+        gap
     }
+}
+
+/// `result` over `sampled` seconds, extended by `to_start` and `to_end` seconds; per second of
+/// the range for a rate.
+fn scale(w: &Window, result: f64, sampled: f64, to_start: f64, to_end: f64, is_rate: bool) -> f64 {
     let mut factor = if sampled != 0.0 {
         (sampled + to_start + to_end) / sampled
     } else {
@@ -323,7 +387,7 @@ fn extrapolated_rate(
     if is_rate {
         factor /= w.range_seconds();
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// The first sample's start timestamp when it lies inside the window (which excludes its

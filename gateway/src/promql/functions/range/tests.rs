@@ -634,9 +634,10 @@ fn eval_started(
     let start = t - range;
     let lo = s.ts.partition_point(|&x| x <= start);
     let hi = s.ts.partition_point(|&x| x <= t);
+    let labels = Labels::from_pairs([(METRIC_NAME, "counter_total")]);
     let w = Window::new(&s.ts[lo..hi], &s.vs[lo..hi], start, t)
         .with_position(Some(Position { line: 1, column: 6 }))
-        .with_metric_name("counter_total")
+        .with_labels(&labels)
         .with_start_timestamps(&starts[lo..hi]);
     let mut annotations = Annotations::new();
     let got = f.eval(&w, &[], &mut Vec::new(), &mut annotations).unwrap();
