@@ -228,11 +228,12 @@ impl RangeFunction {
                 }
                 _ => None,
             },
-            Resets => {
+            Resets if !window.start_timestamps.is_empty() => {
                 let mut resets = 0usize;
                 for_each_reset(ts, vs, window.starts(), |_| resets += 1);
                 Some(resets as f64)
             }
+            Resets => Some(vs.windows(2).filter(|w| w[1] < w[0]).count() as f64),
             Changes => Some(
                 vs.windows(2)
                     .filter(|w| w[1] != w[0] && !(w[1].is_nan() && w[0].is_nan()))
@@ -293,8 +294,8 @@ fn extrapolated_rate(
     }
     let mut result = vs[n - 1] - vs[0];
     if is_counter {
-        // Values alone decide. Inline rather than through for_each_reset, whose closure
-        // compiles to a slower loop: this is rate's hot path.
+        // Values alone decide: windows with start timestamps go to started_rate. Inline, not
+        // through for_each_reset, whose closure makes this hot loop slower.
         for pair in vs.windows(2) {
             if pair[1] < pair[0] {
                 result += pair[0];
@@ -398,19 +399,12 @@ fn start_inside(w: &Window, first_t: i64, starts: &[i64]) -> Option<i64> {
 }
 
 /// Calls `on_reset` with the value before each counter reset: a drop in value or, given start
-/// timestamps, a sample that started after the one before it.
+/// timestamps (one per sample), a sample that started after the one before it. Windows
+/// without start timestamps have loops of their own, on the hot path.
 fn for_each_reset(ts: &[i64], vs: &[f64], starts: &[i64], mut on_reset: impl FnMut(f64)) {
-    if starts.is_empty() {
-        // The common case: values alone decide.
-        for pair in vs.windows(2) {
-            if pair[1] < pair[0] {
-                on_reset(pair[0]);
-            }
-        }
-        return;
-    }
     for i in 1..vs.len() {
-        if vs[i] < vs[i - 1] || restarted(starts[i - 1], ts[i - 1], starts[i], ts[i]) {
+        let restart = !starts.is_empty() && restarted(starts[i - 1], ts[i - 1], starts[i], ts[i]);
+        if vs[i] < vs[i - 1] || restart {
             on_reset(vs[i - 1]);
         }
     }
