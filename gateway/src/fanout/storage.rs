@@ -117,6 +117,7 @@ impl FanoutStorage {
                             labels: series.labels,
                             timestamps: samples.timestamps,
                             values: samples.values,
+                            start_timestamps: Vec::new(),
                         });
                     }
                 }

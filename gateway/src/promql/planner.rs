@@ -99,23 +99,11 @@ impl<'a> Planner<'a> {
             ..Default::default()
         };
         for mut s in series {
-            // Range functions never see staleness markers; most series have none, and keep
-            // their sample vectors as they are.
-            if s.values.iter().any(|v| is_stale_nan(*v)) {
-                let mut kept = 0;
-                for i in 0..s.values.len() {
-                    if !is_stale_nan(s.values[i]) {
-                        s.timestamps[kept] = s.timestamps[i];
-                        s.values[kept] = s.values[i];
-                        kept += 1;
-                    }
-                }
-                s.timestamps.truncate(kept);
-                s.values.truncate(kept);
-            }
+            drop_stale_markers(&mut s);
             source.series.push(SeriesMeta::new(s.labels));
             source.timestamps.push(s.timestamps);
             source.values.push(s.values);
+            source.start_timestamps.push(s.start_timestamps);
         }
         Ok(source)
     }
@@ -156,6 +144,8 @@ impl<'a> Planner<'a> {
                 series: matrix.series.to_vec(),
                 timestamps: matrix.timestamps,
                 values: matrix.values,
+                // A subquery's points are evaluated, not sampled: they have no start.
+                start_timestamps: Vec::new(),
                 time: eval_time,
                 range_ms,
             })
@@ -705,6 +695,28 @@ impl super::exec::Operator for TimestampOp {
         }
         Ok(Some(batch))
     }
+}
+
+/// Removes the staleness markers, which range functions never see, with their start
+/// timestamps. Most series have none and keep their vectors as they are.
+fn drop_stale_markers(s: &mut SeriesSamples) {
+    if !s.values.iter().any(|v| is_stale_nan(*v)) {
+        return;
+    }
+    let mut kept = 0;
+    for i in 0..s.values.len() {
+        if !is_stale_nan(s.values[i]) {
+            s.timestamps[kept] = s.timestamps[i];
+            s.values[kept] = s.values[i];
+            if let Some(&start) = s.start_timestamps.get(i) {
+                s.start_timestamps[kept] = start;
+            }
+            kept += 1;
+        }
+    }
+    s.timestamps.truncate(kept);
+    s.values.truncate(kept);
+    s.start_timestamps.truncate(kept);
 }
 
 fn string_args(args: &[Expr]) -> Result<Vec<String>, EngineError> {

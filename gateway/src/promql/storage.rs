@@ -23,6 +23,9 @@ pub struct SeriesSamples {
     pub labels: Labels,
     pub timestamps: Vec<i64>,
     pub values: Vec<f64>,
+    /// Each sample's start (created) timestamp, ms, 0 where unknown; empty when the storage
+    /// has none, which is always the case over StoreAPI.
+    pub start_timestamps: Vec<i64>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -104,8 +104,8 @@ pub struct Load {
     /// `load_with_nhcb`: classic histograms also become native histograms.
     pub with_nhcb: bool,
     pub series: Vec<SeriesDef>,
-    /// Some series carry `@st` start timestamps, which are parsed no further.
-    pub start_timestamps: bool,
+    /// The `@st` lines.
+    pub start_timestamps: Vec<StartTimestampsDef>,
 }
 
 /// One `<series> <values>` line of a `load` or of an expected result.
@@ -115,6 +115,15 @@ pub struct SeriesDef {
     pub values: Vec<SeqValue>,
     /// The line holds `{{...}}` native histogram values (left unparsed, `values` is empty).
     pub native_histogram: bool,
+}
+
+/// A `<series>@st <offsets>` line of a `load`: each sample's start timestamp, as an offset
+/// from the sample's own time (`-1m`: a minute before it).
+#[derive(Clone, Debug)]
+pub struct StartTimestampsDef {
+    pub labels: Labels,
+    /// Milliseconds; None (`_`) where the start is unknown.
+    pub offsets: Vec<Option<i64>>,
 }
 
 /// The time range of a matrix: inclusive, milliseconds.
@@ -393,14 +402,14 @@ impl<'a> ScriptParser<'a> {
             step_ms,
             with_nhcb: caps.get(1).is_some(),
             series: Vec::new(),
-            start_timestamps: false,
+            start_timestamps: Vec::new(),
         };
         // Within one load a repeated series replaces its earlier line, as in the harness.
         let mut positions: HashMap<Labels, usize> = HashMap::new();
         while let Some((index, line)) = self.block_line() {
-            if is_start_timestamp_line(line) {
-                check_start_timestamp_line(line).map_err(|e| self.error(index, e))?;
-                load.start_timestamps = true;
+            if let Some(def) = parse_start_timestamps(line) {
+                load.start_timestamps
+                    .push(def.map_err(|e| self.error(index, e))?);
                 continue;
             }
             let def = parse_series(line).map_err(|e| self.error(index, e))?;
@@ -566,25 +575,25 @@ fn parse_expect(line: &str) -> Result<Expect, String> {
     Ok(Expect { kind, matcher })
 }
 
-/// A start-timestamp line: the first word (the series) ends in `@st`.
-fn is_start_timestamp_line(line: &str) -> bool {
-    line.split([' ', '\t'])
-        .next()
-        .is_some_and(|word| word.ends_with("@st") && word.len() < line.len())
-}
-
-/// Start timestamps are not loaded (the store has no place for them); only the series is
-/// checked so that a typo still names its line.
-fn check_start_timestamp_line(line: &str) -> Result<(), String> {
-    let series = line
-        .split([' ', '\t'])
-        .next()
-        .and_then(|word| word.strip_suffix("@st"))
-        .unwrap_or_default();
-    if series.is_empty() {
-        return Ok(());
+/// Parses a `metric{...}@st <offsets>` line; None when the line is not one.
+fn parse_start_timestamps(line: &str) -> Option<Result<StartTimestampsDef, String>> {
+    let (labels, rest) = parse_metric(line).ok()?;
+    let offsets = rest
+        .strip_prefix("@st")
+        .filter(|rest| rest.starts_with(char::is_whitespace))?;
+    let mut def = StartTimestampsDef {
+        labels,
+        offsets: Vec::new(),
+    };
+    for item in offsets.split_whitespace() {
+        let pushed = expand(item, scan_offset, |offset| def.offsets.push(offset));
+        if let Err(e) = pushed {
+            return Some(Err(format!(
+                "bad start timestamp {item:?}: {e} in {line:?}"
+            )));
+        }
     }
-    parse_series(&format!("{series} _")).map(|_| ())
+    Some(Ok(def))
 }
 
 /// Parses `metric{label="value", ...} <values>`.
@@ -765,31 +774,48 @@ pub fn parse_sequence(text: &str) -> Result<Vec<SeqValue>, String> {
 }
 
 fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
-    if item == "_" {
-        out.push(SeqValue::Omitted);
-        return Ok(());
-    }
-    if let Some(count) = item.strip_prefix("_x") {
-        let n = parse_repeat(count)?;
-        out.extend((0..n).map(|_| SeqValue::Omitted));
-        return Ok(());
-    }
     if item == "stale" {
         out.push(SeqValue::Float(stale_nan()));
         return Ok(());
     }
-    let (mut value, rest) = scan_number(item)?;
+    expand(item, scan_number, |value| {
+        out.push(value.map_or(SeqValue::Omitted, SeqValue::Float));
+    })
+}
+
+/// Expands one sequence item of the values `scan` reads (numbers, or an `@st` line's
+/// offsets): `_`, `_xn` (n missing), `v`, `vxn` (n+1 copies), `v+dxn` / `v-dxn` (n+1 values
+/// stepping by d). `push` gets each value, None for a missing one.
+fn expand<T>(
+    item: &str,
+    scan: impl Fn(&str) -> Result<(T, &str), String>,
+    mut push: impl FnMut(Option<T>),
+) -> Result<(), String>
+where
+    T: Copy + Default + std::ops::AddAssign,
+{
+    if item == "_" {
+        push(None);
+        return Ok(());
+    }
+    if let Some(count) = item.strip_prefix("_x") {
+        for _ in 0..parse_repeat(count)? {
+            push(None);
+        }
+        return Ok(());
+    }
+    let (mut value, rest) = scan(item)?;
     let (delta, rest) = if rest.starts_with(['+', '-']) {
-        let (delta, rest) = scan_number(rest)?;
+        let (delta, rest) = scan(rest)?;
         if !rest.starts_with('x') {
             return Err("expected 'x<count>' after the step".into());
         }
         (delta, rest)
     } else {
-        (0.0, rest)
+        (T::default(), rest)
     };
     if rest.is_empty() {
-        out.push(SeqValue::Float(value));
+        push(Some(value));
         return Ok(());
     }
     let count = rest
@@ -797,7 +823,7 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
         .ok_or_else(|| format!("unexpected {rest:?}"))?;
     // n+1 values, accumulated step by step like the harness (the float rounding matches).
     for _ in 0..=parse_repeat(count)? {
-        out.push(SeqValue::Float(value));
+        push(Some(value));
         value += delta;
     }
     Ok(())
@@ -840,6 +866,17 @@ fn scan_number(s: &str) -> Result<(f64, &str), String> {
         (value, len)
     };
     Ok((if negative { -value } else { value }, &body[len..]))
+}
+
+/// Reads an optionally signed duration (`-1m30s`, `0`) off the front of an `@st` item, in
+/// milliseconds.
+fn scan_offset(s: &str) -> Result<(i64, &str), String> {
+    let (negative, body) = split_sign(s);
+    let len = body
+        .find(|c: char| !(c.is_ascii_digit() || "ywdhms".contains(c)))
+        .unwrap_or(body.len());
+    let ms = parse_duration_ms(&body[..len])?;
+    Ok((if negative { -ms } else { ms }, &body[len..]))
 }
 
 /// Length of the decimal literal `digits[.digits][e[+-]digits]` (with `_`) at the start of `s`.
@@ -1130,6 +1167,46 @@ mod tests {
     }
 
     #[test]
+    fn parses_start_timestamp_lines() {
+        let offsets = |line: &str| parse_start_timestamps(line).map(|def| def.unwrap().offsets);
+        assert_eq!(
+            offsets(r#"foo{a="b"}@st _ -30s-1mx2 0 +1m1ms _x2"#),
+            Some(vec![
+                None,
+                Some(-30_000),
+                Some(-90_000),
+                Some(-150_000),
+                Some(0),
+                Some(60_001),
+                None,
+                None
+            ])
+        );
+        assert_eq!(
+            offsets("foo@st 1ms-1mx1 -0msx1"),
+            Some(vec![Some(1), Some(-59_999), Some(0), Some(0)])
+        );
+        assert_eq!(offsets("foo 1 2"), None, "a samples line");
+        assert_eq!(offsets(r#"{a="x y"}@st 1s"#), Some(vec![Some(1000)]));
+        let def = parse_start_timestamps(r#"foo{a="b"}@st 1s"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            def.labels,
+            Labels::from_pairs([("__name__", "foo"), ("a", "b")])
+        );
+        for bad in [
+            "foo@st 1",
+            "foo@st 1m+",
+            "foo@st 1mx",
+            "foo@st 1.5m",
+            "foo@st stale",
+        ] {
+            assert!(parse_start_timestamps(bad).unwrap().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn parses_durations() {
         assert_eq!(parse_duration_ms("0"), Ok(0));
         assert_eq!(parse_duration_ms("50m"), Ok(3_000_000));
@@ -1288,7 +1365,8 @@ eval instant at 1m "x"
             ),
             ("eval instant at 0 foo\n  expect nothing\n", 2),
             ("eval range from 5m to 1m step 1m foo\n", 1),
-            ("load 5m\n  foo@st 1 2\n  foo{ 1\n", 3),
+            ("load 5m\n  foo@st 1s 2s\n  foo{ 1\n", 3),
+            ("load 5m\n  foo@st 1 2\n", 2),
             ("\nEVAL instant at 0 foo\n", 2), // …but the harness' patterns are case-sensitive
         ];
         for (text, line) in cases {

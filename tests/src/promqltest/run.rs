@@ -6,6 +6,7 @@ use super::compare::{
     check_annotations, check_expected_failure, check_matrix_sorted, compare_result,
 };
 use super::parse::{Command, Eval, Load, Mode, Script, SeqValue, Window};
+use super::start_timestamps::StartTimestamps;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use gateway::promql::syntax::{self as parser, At, Expr, ExprKind};
@@ -408,14 +409,14 @@ impl StorageFactory for SingleStore {
 struct Dataset {
     series: LoadedSeries,
     histograms: HistogramNames,
-    start_timestamps: bool,
+    start_timestamps: StartTimestamps,
     storage: Option<Arc<dyn Storage>>,
 }
 
 impl Dataset {
     fn load(&mut self, load: &Load) {
         self.histograms.load(load);
-        self.start_timestamps |= load.start_timestamps;
+        self.start_timestamps.load(load);
         for def in load.series.iter().filter(|d| !d.native_histogram) {
             let samples = def
                 .values
@@ -435,7 +436,9 @@ impl Dataset {
         if let Some(storage) = &self.storage {
             return storage.clone();
         }
-        let storage = factory.storage(&self.series).await;
+        let storage = self
+            .start_timestamps
+            .attach(factory.storage(&self.series).await);
         self.storage = Some(storage.clone());
         storage
     }
@@ -523,11 +526,6 @@ impl<E: QueryEngine> Runner<E> {
         let storage = data.storage(self.factory.as_ref()).await;
         match self.run_eval(eval, storage.as_ref()).await {
             Ok(()) => Outcome::Passed,
-            // The store cannot hold start timestamps: say so where they may be the cause.
-            Err(mut failure) if data.start_timestamps => {
-                failure.detail += " [the script's @st start timestamps are not loaded]";
-                Outcome::Failed(failure)
-            }
             Err(failure) => Outcome::Failed(failure),
         }
     }

@@ -16,6 +16,9 @@ pub struct RangeSource {
     pub series: Vec<SeriesMeta>,
     pub timestamps: Vec<Vec<i64>>,
     pub values: Vec<Vec<f64>>,
+    /// Per series, the samples' start timestamps (empty when the series has none); empty
+    /// altogether for a subquery.
+    pub start_timestamps: Vec<Vec<i64>>,
     pub time: EvalTime,
     pub range_ms: i64,
 }
@@ -126,6 +129,12 @@ impl Operator for RangeFunctionOp {
         for id in 0..self.source.series.len() {
             let ts = &self.source.timestamps[id];
             let vs = &self.source.values[id];
+            let starts = self
+                .source
+                .start_timestamps
+                .get(id)
+                .map_or(&[][..], Vec::as_slice);
+            let labels = &self.source.series[id].labels;
             let (mut lo, mut hi) = self.windows[id];
             for (out, step_args) in batch.iter_mut().zip(&args) {
                 let t = out.t;
@@ -139,7 +148,9 @@ impl Operator for RangeFunctionOp {
                 }
                 let window = Window::new(&ts[lo..hi], &vs[lo..hi], range_start, te)
                     .at(t)
-                    .with_position(self.pos);
+                    .with_position(self.pos)
+                    .with_labels(labels)
+                    .with_start_timestamps(starts.get(lo..hi).unwrap_or_default());
                 if let Some(v) =
                     self.function
                         .eval(&window, step_args, &mut self.scratch, &mut annotations)?

@@ -281,6 +281,15 @@ impl Annotations {
         self.add(Kind::Info, msg, pos);
     }
 
+    /// "sample has start time that overlaps with previous sample timestamp for metric %q".
+    pub fn start_time_overlap(&mut self, metric_name: &str, pos: Option<Position>) {
+        let msg = format!(
+            "{WARNING}: sample has start time that overlaps with previous sample timestamp for metric {}",
+            go_quote(metric_name)
+        );
+        self.add(Kind::Warning, msg, pos);
+    }
+
     /// "sort is ineffective for range queries since results are always ordered by labels".
     pub fn sort_in_range_query(&mut self, pos: Option<Position>) {
         let msg = format!(
@@ -399,6 +408,7 @@ mod tests {
         a.bad_bucket_label("", "", None);
         a.sort_in_range_query(pos(1, 1));
         a.invalid_ratio(1.1, 1.0, pos(1, 19));
+        a.start_time_overlap("counter_total", pos(1, 6));
         assert_eq!(
             a.warnings,
             [
@@ -411,6 +421,8 @@ mod tests {
                 "PromQL warning: sort is ineffective for range queries since results are always ordered by labels (1:1)",
                 // limit.test:119.
                 "PromQL warning: ratio value should be between -1 and 1, got 1.1, capping to 1 (1:19)",
+                // start_timestamps.test:286.
+                "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric \"counter_total\" (1:6)",
             ]
         );
     }

@@ -7,6 +7,8 @@ use super::annotations::{Annotations, Position};
 use super::format::go_printf_f;
 use super::quantile::{mad, quantile};
 use crate::promql::error::EngineError;
+use store_api::Labels;
+use store_api::labels::METRIC_NAME;
 
 /// One series' samples in one step's window, and where the window lies.
 #[derive(Clone, Copy, Debug)]
@@ -22,6 +24,11 @@ pub struct Window<'a> {
     pub eval_ts: i64,
     /// Position of the call's first argument, for the annotations a kernel adds.
     pub pos: Option<Position>,
+    /// The series' labels, for the annotations a kernel adds.
+    pub labels: Option<&'a Labels>,
+    /// Each sample's start timestamp (ms, 0 where unknown), or none: rate, increase, irate
+    /// and resets read counter resets and where a counter started from them.
+    pub start_timestamps: &'a [i64],
 }
 
 impl<'a> Window<'a> {
@@ -34,6 +41,8 @@ impl<'a> Window<'a> {
             range_end,
             eval_ts: range_end,
             pos: None,
+            labels: None,
+            start_timestamps: &[],
         }
     }
 
@@ -46,10 +55,41 @@ impl<'a> Window<'a> {
         Self { pos, ..self }
     }
 
+    pub fn with_labels(self, labels: &'a Labels) -> Self {
+        Self {
+            labels: Some(labels),
+            ..self
+        }
+    }
+
+    pub fn with_start_timestamps(self, start_timestamps: &'a [i64]) -> Self {
+        Self {
+            start_timestamps,
+            ..self
+        }
+    }
+
     /// The samples; None when the slices disagree in length or are empty.
     fn samples(&self) -> Option<(&'a [i64], &'a [f64])> {
         let ok = self.timestamps.len() == self.values.len() && !self.values.is_empty();
         ok.then_some((self.timestamps, self.values))
+    }
+
+    /// The series' metric name, looked up only for an annotation: reading the labels of every
+    /// series at every step would cost more than many kernels.
+    fn metric_name(&self) -> &'a str {
+        self.labels
+            .and_then(|labels| labels.get(METRIC_NAME))
+            .unwrap_or("")
+    }
+
+    /// The start timestamps; none when they do not line up with the samples.
+    fn starts(&self) -> &'a [i64] {
+        if self.start_timestamps.len() == self.values.len() {
+            self.start_timestamps
+        } else {
+            &[]
+        }
     }
 
     /// The selector's range in seconds, as Go's `Duration.Seconds()` computes it.
@@ -169,12 +209,16 @@ impl RangeFunction {
             return Ok(None);
         };
         let n = vs.len();
+        // delta and idelta read no start timestamps, as in Prometheus.
         Ok(match self {
+            Rate | Increase if !window.start_timestamps.is_empty() => {
+                started_rate(window, ts, vs, self == Rate, annotations)
+            }
             Rate => extrapolated_rate(window, ts, vs, true, true),
             Increase => extrapolated_rate(window, ts, vs, true, false),
             Delta => extrapolated_rate(window, ts, vs, false, false),
-            Irate => instant_value(ts, vs, true),
-            Idelta => instant_value(ts, vs, false),
+            Irate => instant_value(ts, vs, window.starts(), true),
+            Idelta => instant_value(ts, vs, &[], false),
             // Regression around the first sample keeps x small (Prometheus issue 2674).
             Deriv => (n >= 2).then(|| linear_regression(ts, vs, ts[0]).0),
             PredictLinear => match args.first() {
@@ -184,6 +228,11 @@ impl RangeFunction {
                 }
                 _ => None,
             },
+            Resets if !window.start_timestamps.is_empty() => {
+                let mut resets = 0usize;
+                for_each_reset(ts, vs, window.starts(), |_| resets += 1);
+                Some(resets as f64)
+            }
             Resets => Some(vs.windows(2).filter(|w| w[1] < w[0]).count() as f64),
             Changes => Some(
                 vs.windows(2)
@@ -231,9 +280,7 @@ fn seconds(t_ms: i64) -> f64 {
 }
 
 /// rate, increase, delta: the change over the window, counter resets corrected for counters,
-/// extrapolated towards the window's bounds. Samples within 1.1 × the average interval of a
-/// bound extrapolate to it, others by half an interval; a counter never extrapolates below
-/// zero. Fewer than two samples: no result.
+/// extrapolated towards the window's bounds. Fewer than two samples: no result.
 fn extrapolated_rate(
     w: &Window,
     ts: &[i64],
@@ -245,23 +292,66 @@ fn extrapolated_rate(
     if n < 2 {
         return None;
     }
-    let (first_t, last_t) = (ts[0], ts[n - 1]);
     let mut result = vs[n - 1] - vs[0];
     if is_counter {
+        // Values alone decide: windows with start timestamps go to started_rate. Inline, not
+        // through for_each_reset, whose closure makes this hot loop slower.
         for pair in vs.windows(2) {
             if pair[1] < pair[0] {
                 result += pair[0];
             }
         }
     }
-    let mut to_start = first_t.wrapping_sub(w.range_start) as f64 / 1000.0;
-    let mut to_end = w.range_end.wrapping_sub(last_t) as f64 / 1000.0;
-    let sampled = last_t.wrapping_sub(first_t) as f64 / 1000.0;
-    let average = sampled / (n - 1) as f64;
-    let threshold = average * 1.1;
-    if to_start >= threshold {
-        to_start = average / 2.0;
+    Some(extrapolate(w, ts, vs, result, is_counter, is_rate))
+}
+
+/// rate and increase over samples with start timestamps: a sample that started after the one
+/// before it is a counter reset too, and a counter whose first sample started inside the
+/// window rose from zero at that start rather than being extrapolated towards the window's
+/// start, which one sample suffices for.
+fn started_rate(
+    w: &Window,
+    ts: &[i64],
+    vs: &[f64],
+    is_rate: bool,
+    annotations: &mut Annotations,
+) -> Option<f64> {
+    let starts = w.starts();
+    if starts_overlap(ts, starts) {
+        annotations.start_time_overlap(w.metric_name(), w.pos);
     }
+    let n = vs.len();
+    let mut result = vs[n - 1] - vs[0];
+    for_each_reset(ts, vs, starts, |lost| result += lost);
+    let Some(start) = start_inside(w, ts[0], starts) else {
+        return (n >= 2).then(|| extrapolate(w, ts, vs, result, true, is_rate));
+    };
+    let last_t = ts[n - 1];
+    let average = if n > 1 {
+        seconds(last_t.wrapping_sub(ts[0])) / (n - 1) as f64
+    } else {
+        0.0
+    };
+    let to_end = gap_to_bound(seconds(w.range_end.wrapping_sub(last_t)), average);
+    let sampled = seconds(last_t.wrapping_sub(start));
+    Some(scale(w, result + vs[0], sampled, 0.0, to_end, is_rate))
+}
+
+/// `result`, the change over two or more samples, extrapolated towards the window's bounds. A
+/// counter never extrapolates below zero.
+fn extrapolate(
+    w: &Window,
+    ts: &[i64],
+    vs: &[f64],
+    result: f64,
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
+    let n = vs.len();
+    let (first_t, last_t) = (ts[0], ts[n - 1]);
+    let sampled = seconds(last_t.wrapping_sub(first_t));
+    let average = sampled / (n - 1) as f64;
+    let mut to_start = gap_to_bound(seconds(first_t.wrapping_sub(w.range_start)), average);
     if is_counter {
         // Where the counter would have been zero, if that is closer than the start.
         let mut to_zero = to_start;
@@ -272,9 +362,24 @@ fn extrapolated_rate(
             to_start = to_zero;
         }
     }
-    if to_end >= threshold {
-        to_end = average / 2.0;
+    let to_end = gap_to_bound(seconds(w.range_end.wrapping_sub(last_t)), average);
+    scale(w, result, sampled, to_start, to_end, is_rate)
+}
+
+/// How far to extrapolate over the gap (s) between the samples and a bound of the window: all
+/// of it within 1.1 × the average interval, else half an interval (the series likely starts
+/// or ends inside the window).
+fn gap_to_bound(gap: f64, average: f64) -> f64 {
+    if gap >= average * 1.1 {
+        average / 2.0
+    } else {
+        gap
     }
+}
+
+/// `result` over `sampled` seconds, extended by `to_start` and `to_end` seconds; per second of
+/// the range for a rate.
+fn scale(w: &Window, result: f64, sampled: f64, to_start: f64, to_end: f64, is_rate: bool) -> f64 {
     let mut factor = if sampled != 0.0 {
         (sampled + to_start + to_end) / sampled
     } else {
@@ -283,12 +388,54 @@ fn extrapolated_rate(
     if is_rate {
         factor /= w.range_seconds();
     }
-    Some(result * factor)
+    result * factor
 }
 
-/// irate, idelta: the last two samples; irate takes a decrease as a counter reset (the last
-/// value is the increase) and divides by their distance in seconds.
-fn instant_value(ts: &[i64], vs: &[f64], is_rate: bool) -> Option<f64> {
+/// The first sample's start timestamp when it lies inside the window (which excludes its
+/// start) before the sample: the counter is taken to have been zero there.
+fn start_inside(w: &Window, first_t: i64, starts: &[i64]) -> Option<i64> {
+    let start = *starts.first()?;
+    (start != 0 && start > w.range_start && start < first_t).then_some(start)
+}
+
+/// Calls `on_reset` with the value before each counter reset: a drop in value or, given start
+/// timestamps (one per sample), a sample that started after the one before it. Windows
+/// without start timestamps have loops of their own, on the hot path.
+fn for_each_reset(ts: &[i64], vs: &[f64], starts: &[i64], mut on_reset: impl FnMut(f64)) {
+    for i in 1..vs.len() {
+        let restart = !starts.is_empty() && restarted(starts[i - 1], ts[i - 1], starts[i], ts[i]);
+        if vs[i] < vs[i - 1] || restart {
+            on_reset(vs[i - 1]);
+        }
+    }
+}
+
+/// Whether a sample's start timestamp says its counter restarted after the previous sample.
+/// An unknown start (0) says nothing, nor does an invalid one (after the sample) or OTel's
+/// "unknown start" (the sample's own time). A start at the previous sample's time marks a
+/// delta sample, a reset, unless the previous start is unknown or invalid: then it is a
+/// cumulative series whose start was not known.
+fn restarted(prev_start: i64, prev_t: i64, start: i64, t: i64) -> bool {
+    if start == 0 || start >= t || start < prev_t {
+        return false;
+    }
+    start > prev_t || (prev_start != 0 && prev_start < prev_t)
+}
+
+/// Whether a sample starts before the previous sample's time without sharing its start: a
+/// cumulative series keeps its start and a delta sample starts at the previous sample, so
+/// this overlap is bad data.
+fn starts_overlap(ts: &[i64], starts: &[i64]) -> bool {
+    starts
+        .windows(2)
+        .zip(ts)
+        .any(|(pair, &prev_t)| pair[1] != 0 && pair[1] < prev_t && pair[1] != pair[0])
+}
+
+/// irate, idelta: the last two samples; irate takes a decrease or a restart (by the start
+/// timestamps) as a counter reset, the last value then being the increase, and divides by
+/// their distance in seconds.
+fn instant_value(ts: &[i64], vs: &[f64], starts: &[i64], is_rate: bool) -> Option<f64> {
     let n = vs.len();
     if n < 2 {
         return None;
@@ -298,7 +445,9 @@ fn instant_value(ts: &[i64], vs: &[f64], is_rate: bool) -> Option<f64> {
     if interval == 0 {
         return None;
     }
-    let mut result = if is_rate && last < prev {
+    let restart = matches!(starts, [.., prev_start, start]
+        if restarted(*prev_start, ts[n - 2], *start, ts[n - 1]));
+    let mut result = if is_rate && (last < prev || restart) {
         last
     } else {
         last - prev

@@ -605,3 +605,178 @@ fn degenerate_windows_give_nothing() {
     assert!(Rate.wants_counter() && Irate.wants_counter() && Resets.wants_counter());
     assert!(!Delta.wants_counter() && !Changes.wants_counter());
 }
+
+/// Samples every minute from 2m on, as start_timestamps.test loads them (`_ _ v...`).
+fn from_2m(values: &[f64]) -> Series {
+    Series {
+        ts: (0..values.len() as i64).map(|i| (i + 2) * M).collect(),
+        vs: values.to_vec(),
+    }
+}
+
+/// Start timestamps written like a script's `@st` line: offsets from each sample's time,
+/// None where unknown.
+fn starts(s: &Series, offsets: &[Option<i64>]) -> Vec<i64> {
+    s.ts.iter()
+        .zip(offsets)
+        .map(|(t, offset)| offset.map_or(0, |o| t + o))
+        .collect()
+}
+
+/// `f(series[range])` at `t` over samples with start timestamps, and its annotations.
+fn eval_started(
+    f: RangeFunction,
+    s: &Series,
+    starts: &[i64],
+    t: i64,
+    range: i64,
+) -> (Option<f64>, Annotations) {
+    let start = t - range;
+    let lo = s.ts.partition_point(|&x| x <= start);
+    let hi = s.ts.partition_point(|&x| x <= t);
+    let labels = Labels::from_pairs([(METRIC_NAME, "counter_total")]);
+    let w = Window::new(&s.ts[lo..hi], &s.vs[lo..hi], start, t)
+        .with_position(Some(Position { line: 1, column: 6 }))
+        .with_labels(&labels)
+        .with_start_timestamps(&starts[lo..hi]);
+    let mut annotations = Annotations::new();
+    let got = f.eval(&w, &[], &mut Vec::new(), &mut annotations).unwrap();
+    (got, annotations)
+}
+
+#[test]
+fn start_timestamps_mark_counter_resets() {
+    // start_timestamps.test:1-45, {type="st_resets"}: restarts at 5m (start at the previous
+    // sample, whose own start is known), 8m, 11m and 14m (starts after the previous sample).
+    let s = from_2m(&seq(0.0, 60.0, 14));
+    let offsets: Vec<Option<i64>> = [-30 * S, -M, -59_999, -S, -1]
+        .iter()
+        .flat_map(|&first| (0..3).map(move |i| Some(first - i * M)))
+        .collect();
+    let st = starts(&s, &offsets);
+    let increase = [
+        420.0, 780.0, 675.0, 675.0, 1275.0, 1080.0, 900.0, 1725.0, 1440.0,
+    ];
+    let irate = [1.0, 6.0, 1.0, 1.0, 9.0, 1.0, 1.0, 12.0, 1.0];
+    let resets = [1.0, 2.0, 1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 1.0];
+    for (i, t) in (7..=15).map(|m| m * M).enumerate() {
+        assert_close(eval_started(Increase, &s, &st, t, 5 * M).0, increase[i]);
+        assert_close(eval_started(Rate, &s, &st, t, 5 * M).0, increase[i] / 300.0);
+        assert_close(eval_started(Irate, &s, &st, t, 5 * M).0, irate[i]);
+        assert_close(eval_started(Resets, &s, &st, t, 5 * M).0, resets[i]);
+        // Without start timestamps the values alone show no reset.
+        assert_close(eval(Increase, &s, t, 5 * M), 300.0);
+        assert_close(eval(Resets, &s, t, 5 * M), 0.0);
+    }
+}
+
+#[test]
+fn counter_starts_from_zero_at_a_start_inside_the_window() {
+    // start_timestamps.test:119-176, `increase(series[5m])` at 6m.
+    let rising = from_2m(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+    let four = from_2m(&[1.0, 2.0, 3.0, 4.0]);
+    let cases: [(&Series, i64, f64); 6] = [
+        (&rising, -60 * S, 5.0), // at the window's (excluded) start: extrapolated
+        (&rising, -30 * S, 5.0),
+        (&rising, 0, 5.0), // at the sample itself: unknown start
+        (&rising, 1, 6.0), // after the sample: invalid, but the next one restarts
+        (&four, -30 * S, 5.142857142857143),
+        (&four, 0, 5.0),
+    ];
+    for (s, first, want) in cases {
+        let offsets: Vec<_> = (0..s.ts.len() as i64)
+            .map(|i| Some(first - i * M))
+            .collect();
+        let got = eval_started(Increase, s, &starts(s, &offsets), 6 * M, 5 * M).0;
+        assert_close(got, want);
+    }
+    // Two samples late in the window: only the right side extrapolates.
+    let late = Series {
+        ts: vec![3 * M, 4 * M],
+        vs: vec![2.0, 3.0],
+    };
+    let st = starts(&late, &[Some(-90 * S), Some(-150 * S)]);
+    assert_close(eval_started(Increase, &late, &st, 6 * M, 5 * M).0, 3.6);
+    // One sample is enough when its start is inside the window, and nothing otherwise.
+    let one = Series {
+        ts: vec![4 * M],
+        vs: vec![3.0],
+    };
+    for (offset, want) in [
+        (-150 * S, Some(3.0)),
+        (-180 * S, None),
+        (0, None),
+        (1, None),
+    ] {
+        let st = starts(&one, &[Some(offset)]);
+        assert_eq!(eval_started(Increase, &one, &st, 6 * M, 5 * M).0, want);
+    }
+    assert_eq!(eval(Increase, &one, 6 * M, 5 * M), None);
+}
+
+#[test]
+fn restarts_tell_delta_from_cumulative_samples() {
+    // start_timestamps.test:191-207: the second sample starts at the first one.
+    let (prev_t, t) = (2 * M, 3 * M);
+    assert!(
+        restarted(M, prev_t, prev_t, t),
+        "delta: the first start is known"
+    );
+    assert!(
+        !restarted(0, prev_t, prev_t, t),
+        "cumulative, unknown start"
+    );
+    assert!(
+        !restarted(prev_t, prev_t, prev_t, t),
+        "cumulative, OTel's unknown start"
+    );
+    assert!(!restarted(3 * M, prev_t, prev_t, t), "invalid first start");
+    assert!(
+        restarted(0, prev_t, prev_t + 1, t),
+        "started after the first sample"
+    );
+    assert!(!restarted(M, prev_t, M, t), "same start: cumulative");
+    assert!(!restarted(M, prev_t, t, t), "unknown start");
+    assert!(!restarted(M, prev_t, t + 1, t), "invalid start");
+    assert!(!restarted(M, prev_t, 0, t), "no start");
+}
+
+#[test]
+fn overlapping_starts_warn() {
+    // start_timestamps.test:266-300, `rate(counter_total[3m])` at 4m.
+    let overlap = from_2m(&[60.0, 120.0, 180.0]);
+    let st = starts(&overlap, &[Some(-2 * M); 3]);
+    let (got, annotations) = eval_started(Rate, &overlap, &st, 4 * M, 3 * M);
+    assert_close(got, 1.0);
+    assert_eq!(
+        annotations.warnings,
+        [
+            "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric \"counter_total\" (1:6)"
+        ]
+    );
+    let delta = from_2m(&[60.0; 3]);
+    let cumulative = from_2m(&[60.0, 120.0, 180.0]);
+    for (s, offsets) in [
+        (&delta, [Some(-M); 3]),
+        (&cumulative, [Some(-30 * S), Some(-90 * S), Some(-150 * S)]),
+    ] {
+        let (got, annotations) = eval_started(Rate, s, &starts(s, &offsets), 4 * M, 3 * M);
+        assert_close(got, 1.0);
+        assert!(annotations.is_empty(), "{annotations:?}");
+    }
+}
+
+#[test]
+fn gauge_functions_ignore_start_timestamps() {
+    // Every sample a delta one (start at the previous sample): counters see resets only.
+    let s = from_2m(&[60.0; 15]);
+    let st = starts(&s, &[Some(-M); 15]);
+    assert_close(eval_started(Increase, &s, &st, 10 * M, 5 * M).0, 300.0);
+    assert_close(eval_started(Irate, &s, &st, 10 * M, 5 * M).0, 1.0);
+    assert_close(eval_started(Delta, &s, &st, 10 * M, 5 * M).0, 0.0);
+    assert_close(eval_started(Idelta, &s, &st, 10 * M, 5 * M).0, 0.0);
+    // Start timestamps that do not line up with the samples are ignored.
+    let w = Window::new(&s.ts, &s.vs, 0, 16 * M).with_start_timestamps(&st[1..]);
+    let got = Increase.eval(&w, &[], &mut Vec::new(), &mut Annotations::new());
+    assert_close(got.unwrap(), 0.0);
+}
