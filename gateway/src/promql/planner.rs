@@ -13,7 +13,7 @@ use super::exec::scan::{EvalTime, VectorScan};
 use super::exec::subquery::evaluate_matrix;
 use super::exec::{BoxOperator, NumberOp, QueryContext, SeriesMeta, StepTimeOp, Steps};
 use super::functions::{self, FunctionKind, Position, RangeFunction, SpecialFunction};
-use super::logical::{At, Expr, Selector, TimeModifier, ValueType};
+use super::logical::{At, Expr, Extension, Selector, TimeModifier, ValueType};
 use super::storage::{SelectRequest, SeriesSamples, Storage};
 use super::value::is_stale_nan;
 use futures_util::future::BoxFuture;
@@ -57,12 +57,6 @@ impl<'a> Planner<'a> {
         max_time: i64,
     ) -> Result<Vec<SeriesSamples>, EngineError> {
         self.ctx.check("query preparation")?;
-        if let Some(extension) = selector.extension {
-            return Err(EngineError::BadData(format!(
-                "the {} modifier is not supported yet",
-                extension.keyword()
-            )));
-        }
         let result = self
             .storage
             .select(SelectRequest {
@@ -86,16 +80,21 @@ impl<'a> Planner<'a> {
     ) -> Result<RangeSource, EngineError> {
         let time = self.eval_time(&selector.time);
         let (first, last) = self.eval_span(time, steps);
+        let (before, after) = self.extension_reach(selector.extension);
         let series = self
             .select(
                 selector,
-                first.saturating_sub(range_ms).saturating_add(1),
-                last,
+                first
+                    .saturating_sub(range_ms)
+                    .saturating_sub(before)
+                    .saturating_add(1),
+                last.saturating_add(after),
             )
             .await?;
         let mut source = RangeSource {
             time,
             range_ms,
+            extension: selector.extension,
             ..Default::default()
         };
         for mut s in series {
@@ -106,6 +105,18 @@ impl<'a> Planner<'a> {
             source.start_timestamps.push(s.start_timestamps);
         }
         Ok(source)
+    }
+
+    /// How far before a window's start and after its end a modifier reads samples: `anchored`
+    /// the one at or before the start, `smoothed` also the one after the end, each within the
+    /// lookback delta.
+    fn extension_reach(&self, extension: Option<Extension>) -> (i64, i64) {
+        let lookback = self.ctx.options.lookback_delta_ms;
+        match extension {
+            None => (0, 0),
+            Some(Extension::Anchored) => (lookback, 0),
+            Some(Extension::Smoothed) => (lookback, lookback),
+        }
     }
 
     /// A subquery's points over the grid its outer steps need, as a range source.
@@ -148,6 +159,7 @@ impl<'a> Planner<'a> {
                 start_timestamps: Vec::new(),
                 time: eval_time,
                 range_ms,
+                extension: None,
             })
         })
     }
@@ -269,20 +281,22 @@ impl<'a> Planner<'a> {
         let time = self.eval_time(&selector.time);
         let (first, last) = self.eval_span(time, steps);
         let lookback = self.ctx.options.lookback_delta_ms;
+        let (_, after) = self.extension_reach(selector.extension);
         let data = self
             .select(
                 selector,
                 first.saturating_sub(lookback).saturating_add(1),
-                last,
+                last.saturating_add(after),
             )
             .await?;
-        Ok(Box::new(VectorScan::new(
-            self.ctx.clone(),
-            steps,
-            time,
-            data,
-            timestamps,
-        )?))
+        let scan = VectorScan::new(self.ctx.clone(), steps, time, data, timestamps)?;
+        Ok(Box::new(
+            if selector.extension == Some(Extension::Smoothed) {
+                scan.smoothed()
+            } else {
+                scan
+            },
+        ))
     }
 
     async fn binary(

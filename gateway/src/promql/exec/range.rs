@@ -7,6 +7,7 @@ use super::{
 };
 use crate::promql::error::EngineError;
 use crate::promql::functions::{Position, RangeFunction, Window};
+use crate::promql::logical::Extension;
 use std::sync::Arc;
 
 /// The samples a range function reads: raw samples of a matrix selector (staleness markers
@@ -21,6 +22,8 @@ pub struct RangeSource {
     pub start_timestamps: Vec<Vec<i64>>,
     pub time: EvalTime,
     pub range_ms: i64,
+    /// `anchored` or `smoothed`: the samples reach beyond the window (see `extended_bounds`).
+    pub extension: Option<Extension>,
 }
 
 impl RangeSource {
@@ -123,9 +126,32 @@ impl Operator for RangeFunctionOp {
         let mut batch: Vec<StepVector> = (self.next_step..end)
             .map(|step| StepVector::new(self.steps.time(step)))
             .collect();
-        let mut annotations = self.ctx.annotations();
-        // Series by series, each through the batch's steps: a series' samples stay in cache
-        // while its window slides (steps ascend, so windows only move forward).
+        // Chosen per batch, so that windows without a modifier pay nothing for them.
+        match self.source.extension {
+            None => self.fill::<false>(&mut batch, &args)?,
+            Some(_) => self.fill::<true>(&mut batch, &args)?,
+        }
+        self.next_step = end;
+        if self.next_step >= total {
+            self.note_non_counters();
+        }
+        Ok(Some(batch))
+    }
+}
+
+impl RangeFunctionOp {
+    /// Evaluates every series at the batch's steps. Series by series, each through the
+    /// batch's steps: a series' samples stay in cache while its window slides (steps ascend,
+    /// so windows only move forward). `EXTENDED`: the source has a modifier.
+    fn fill<const EXTENDED: bool>(
+        &mut self,
+        batch: &mut [StepVector],
+        args: &[Vec<f64>],
+    ) -> Result<(), EngineError> {
+        let ctx = self.ctx.clone();
+        let mut annotations = ctx.annotations();
+        let lookback = self.ctx.options.lookback_delta_ms;
+        let smoothed = self.source.extension == Some(Extension::Smoothed);
         for id in 0..self.source.series.len() {
             let ts = &self.source.timestamps[id];
             let vs = &self.source.values[id];
@@ -136,7 +162,7 @@ impl Operator for RangeFunctionOp {
                 .map_or(&[][..], Vec::as_slice);
             let labels = &self.source.series[id].labels;
             let (mut lo, mut hi) = self.windows[id];
-            for (out, step_args) in batch.iter_mut().zip(&args) {
+            for (out, step_args) in batch.iter_mut().zip(args) {
                 let t = out.t;
                 let te = self.source.time.at(t);
                 let range_start = te.saturating_sub(self.source.range_ms);
@@ -146,31 +172,40 @@ impl Operator for RangeFunctionOp {
                 while lo < hi && ts[lo] <= range_start {
                     lo += 1;
                 }
-                let window = Window::new(&ts[lo..hi], &vs[lo..hi], range_start, te)
+                let (from, to) = if EXTENDED {
+                    match extended_bounds(ts, lo, hi, range_start, te, lookback, smoothed) {
+                        Some(bounds) => bounds,
+                        None => continue,
+                    }
+                } else {
+                    (lo, hi)
+                };
+                let window = Window::new(&ts[from..to], &vs[from..to], range_start, te)
                     .at(t)
                     .with_position(self.pos)
                     .with_labels(labels)
-                    .with_start_timestamps(starts.get(lo..hi).unwrap_or_default());
-                if let Some(v) =
+                    .with_start_timestamps(starts.get(from..to).unwrap_or_default());
+                let value = if EXTENDED {
+                    self.function.eval_extended(
+                        &window,
+                        smoothed,
+                        &mut self.scratch,
+                        &mut annotations,
+                    )?
+                } else {
                     self.function
                         .eval(&window, step_args, &mut self.scratch, &mut annotations)?
-                {
+                };
+                if let Some(v) = value {
                     out.push(id, v);
                     self.produced[id] = true;
                 }
             }
             self.windows[id] = (lo, hi);
         }
-        drop(annotations);
-        self.next_step = end;
-        if self.next_step >= total {
-            self.note_non_counters();
-        }
-        Ok(Some(batch))
+        Ok(())
     }
-}
 
-impl RangeFunctionOp {
     /// rate/increase over a series whose name does not look like a counter's: an info note,
     /// once per series that produced values, as Prometheus does.
     fn note_non_counters(&self) {
@@ -192,6 +227,34 @@ impl RangeFunctionOp {
             );
         }
     }
+}
+
+/// The samples an `anchored` or `smoothed` window reads, as indices into the series, given
+/// the left-open window's samples `lo..hi`: also the last sample at or before the window's
+/// start and, when smoothed, the first after its end, each within the lookback delta. None
+/// when there is nothing to evaluate: anchored needs a sample inside the window.
+fn extended_bounds(
+    ts: &[i64],
+    lo: usize,
+    hi: usize,
+    range_start: i64,
+    range_end: i64,
+    lookback: i64,
+    smoothed: bool,
+) -> Option<(usize, usize)> {
+    if lo == hi && !smoothed {
+        return None;
+    }
+    let anchor = lo.checked_sub(1).filter(|&i| {
+        ts.get(i)
+            .is_some_and(|&t| t > range_start.saturating_sub(lookback))
+    });
+    let from = anchor.unwrap_or(lo);
+    let after = ts
+        .get(hi)
+        .is_some_and(|&t| smoothed && t <= range_end.saturating_add(lookback));
+    let to = if after { hi + 1 } else { hi };
+    (from < to).then_some((from, to))
 }
 
 impl Drop for RangeFunctionOp {

@@ -3,6 +3,7 @@
 
 use super::{BATCH_STEPS, Batch, Operator, QueryContext, SeriesMeta, StepVector, Steps};
 use crate::promql::error::EngineError;
+use crate::promql::functions::range::interpolate;
 use crate::promql::storage::SeriesSamples;
 use crate::promql::value::is_stale_nan;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct VectorScan {
     next_step: usize,
     /// Output the sample's timestamp (seconds) instead of its value: `timestamp(selector)`.
     emit_timestamps: bool,
+    /// `x smoothed`: the value interpolated at the evaluation time.
+    smoothed: bool,
 }
 
 impl VectorScan {
@@ -57,28 +60,21 @@ impl VectorScan {
             data,
             next_step: 0,
             emit_timestamps,
+            smoothed: false,
         })
     }
-}
 
-impl Operator for VectorScan {
-    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EngineError> {
-        Ok(self.series.clone())
+    /// Evaluates `x smoothed`: the data must reach a lookback delta past the last step.
+    pub fn smoothed(mut self) -> Self {
+        self.smoothed = true;
+        self
     }
 
-    fn next(&mut self) -> Result<Option<Batch>, EngineError> {
-        let total = self.steps.count();
-        if self.next_step >= total {
-            return Ok(None);
-        }
-        self.ctx.check("query execution")?;
+    /// Fills the batch's steps, series by series so a series' samples stay in cache;
+    /// evaluation times never decrease, so each cursor only moves forward. `SMOOTHED` is a
+    /// parameter so that plain selectors pay nothing for interpolation.
+    fn fill<const SMOOTHED: bool>(&mut self, batch: &mut [StepVector]) {
         let lookback = self.ctx.options.lookback_delta_ms;
-        let end = (self.next_step + BATCH_STEPS).min(total);
-        let mut batch: Vec<StepVector> = (self.next_step..end)
-            .map(|step| StepVector::new(self.steps.time(step)))
-            .collect();
-        // Series by series through the batch's steps, so a series' samples stay in cache;
-        // evaluation times never decrease, so each cursor only moves forward.
         for (id, series) in self.data.iter().enumerate() {
             let ts = &series.timestamps;
             let mut cursor = self.cursors[id];
@@ -98,6 +94,11 @@ impl Operator for VectorScan {
                 if is_stale_nan(value) {
                     continue;
                 }
+                let value = if SMOOTHED {
+                    smoothed_value(series, last, te, lookback).unwrap_or(value)
+                } else {
+                    value
+                };
                 out.push(
                     id,
                     if self.emit_timestamps {
@@ -108,6 +109,41 @@ impl Operator for VectorScan {
                 );
             }
             self.cursors[id] = cursor;
+        }
+    }
+}
+
+/// The value at `t` between sample `last` (at or before `t`) and the next one, if that one is
+/// a value within the lookback delta; without it the last value holds.
+fn smoothed_value(series: &SeriesSamples, last: usize, t: i64, lookback: i64) -> Option<f64> {
+    let next = last + 1;
+    let next_t = *series.timestamps.get(next)?;
+    let next_v = *series.values.get(next)?;
+    if next_t > t.saturating_add(lookback) || is_stale_nan(next_v) {
+        return None;
+    }
+    interpolate(&series.timestamps, &series.values, last, t, false)
+}
+
+impl Operator for VectorScan {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EngineError> {
+        Ok(self.series.clone())
+    }
+
+    fn next(&mut self) -> Result<Option<Batch>, EngineError> {
+        let total = self.steps.count();
+        if self.next_step >= total {
+            return Ok(None);
+        }
+        self.ctx.check("query execution")?;
+        let end = (self.next_step + BATCH_STEPS).min(total);
+        let mut batch: Vec<StepVector> = (self.next_step..end)
+            .map(|step| StepVector::new(self.steps.time(step)))
+            .collect();
+        if self.smoothed {
+            self.fill::<true>(&mut batch);
+        } else {
+            self.fill::<false>(&mut batch);
         }
         self.next_step = end;
         Ok(Some(batch))

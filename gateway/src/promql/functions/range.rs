@@ -275,6 +275,29 @@ impl RangeFunction {
     }
 }
 
+impl RangeFunction {
+    /// The function over an `anchored` or `smoothed` window, whose samples may include the
+    /// last one at or before the window's start and (smoothed) the first after its end.
+    /// changes and resets count over the anchored samples as usual.
+    pub fn eval_extended(
+        self,
+        window: &Window,
+        smoothed: bool,
+        scratch: &mut Vec<f64>,
+        annotations: &mut Annotations,
+    ) -> Result<Option<f64>, EngineError> {
+        let Some((ts, vs)) = window.samples() else {
+            return Ok(None);
+        };
+        Ok(match self {
+            RangeFunction::Rate => extended_rate(window, ts, vs, smoothed, true, true),
+            RangeFunction::Increase => extended_rate(window, ts, vs, smoothed, true, false),
+            RangeFunction::Delta => extended_rate(window, ts, vs, smoothed, false, false),
+            _ => return self.eval(window, &[], scratch, annotations),
+        })
+    }
+}
+
 fn seconds(t_ms: i64) -> f64 {
     t_ms as f64 / 1000.0
 }
@@ -303,6 +326,94 @@ fn extrapolated_rate(
         }
     }
     Some(extrapolate(w, ts, vs, result, is_counter, is_rate))
+}
+
+/// rate, increase, delta over an extended window: the change between the values at the
+/// window's bounds, not extrapolated. At the start, the last sample at or before it (anchored),
+/// or the value interpolated there (smoothed); at the end, the last sample, or (smoothed) the
+/// value interpolated there. Counter resets between the bounds are corrected.
+fn extended_rate(
+    w: &Window,
+    ts: &[i64],
+    vs: &[f64],
+    smoothed: bool,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let last_index = ts.len().checked_sub(1)?;
+    // The last sample at or before the start, or else the first one.
+    let first = ts[..last_index]
+        .partition_point(|&t| t <= w.range_start)
+        .saturating_sub(1);
+    // Smoothed: the first sample at or after the end, or else the last one.
+    let last = if smoothed {
+        ts[..last_index].partition_point(|&t| t < w.range_end)
+    } else {
+        last_index
+    };
+    let (first_t, last_t) = (*ts.get(first)?, *ts.get(last)?);
+    if last_t <= w.range_start || (smoothed && first_t > w.range_end) {
+        return None;
+    }
+    let left = if smoothed && first_t < w.range_start {
+        interpolate(ts, vs, first, w.range_start, is_counter)?
+    } else {
+        vs[first]
+    };
+    let right = if smoothed && last_t > w.range_end {
+        interpolate(ts, vs, last.checked_sub(1)?, w.range_end, is_counter)?
+    } else {
+        vs[last]
+    };
+    let mut result = right - left;
+    if is_counter {
+        // The bounds' own samples are in `left` and `right`, resets next to them included.
+        let inner_from = if first_t <= w.range_start {
+            first + 1
+        } else {
+            first
+        };
+        let inner_to = if last_t >= w.range_end {
+            last
+        } else {
+            last + 1
+        };
+        let inner = vs.get(inner_from..inner_to).unwrap_or_default();
+        result += reset_correction(left, right, inner);
+    }
+    Some(if is_rate {
+        result / w.range_seconds()
+    } else {
+        result
+    })
+}
+
+/// The value at `t` on the line between samples `i` and `i + 1`. A counter that reset between
+/// them is taken to have restarted from zero.
+pub(crate) fn interpolate(
+    ts: &[i64],
+    vs: &[f64],
+    i: usize,
+    t: i64,
+    is_counter: bool,
+) -> Option<f64> {
+    let (t1, t2) = (*ts.get(i)?, *ts.get(i + 1)?);
+    let (y1, y2) = (*vs.get(i)?, *vs.get(i + 1)?);
+    let y1 = if is_counter && y2 < y1 { 0.0 } else { y1 };
+    Some(y1 + (y2 - y1) * t.wrapping_sub(t1) as f64 / t2.wrapping_sub(t1) as f64)
+}
+
+/// What the counter lost at its resets, walking from `left` through `inner` to `right`.
+fn reset_correction(left: f64, right: f64, inner: &[f64]) -> f64 {
+    let mut correction = 0.0;
+    let mut prev = left;
+    for &v in inner.iter().chain(std::iter::once(&right)) {
+        if v < prev {
+            correction += prev;
+        }
+        prev = v;
+    }
+    correction
 }
 
 /// rate and increase over samples with start timestamps: a sample that started after the one
