@@ -262,3 +262,37 @@ impl Drop for RangeFunctionOp {
         self.ctx.release_samples(self.held);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::extended_bounds;
+
+    const M: i64 = 60_000;
+    /// Samples at 0, 2m and 8m; lookback 5m.
+    const TS: [i64; 3] = [0, 2 * M, 8 * M];
+
+    fn bounds(range_start: i64, range_end: i64, smoothed: bool) -> Option<(usize, usize)> {
+        let lo = TS.partition_point(|&t| t <= range_start);
+        let hi = TS.partition_point(|&t| t <= range_end);
+        extended_bounds(&TS, lo, hi, range_start, range_end, 5 * M, smoothed)
+    }
+
+    #[test]
+    fn anchors_only_within_the_lookback() {
+        // (7m, 8m]: the 2m sample is exactly a lookback before the start, so left out.
+        assert_eq!(bounds(7 * M, 8 * M, false), Some((2, 3)));
+        assert_eq!(bounds(7 * M - 1, 8 * M, false), Some((1, 3)));
+    }
+
+    #[test]
+    fn anchored_needs_a_sample_inside_the_window() {
+        assert_eq!(bounds(2 * M, 3 * M, false), None);
+    }
+
+    #[test]
+    fn smoothed_reads_the_sample_after_the_end() {
+        assert_eq!(bounds(2 * M, 3 * M, true), Some((1, 3)));
+        assert_eq!(bounds(-M, 0, true), Some((0, 2)));
+        assert_eq!(bounds(9 * M, 14 * M, true), Some((2, 3)));
+    }
+}

@@ -780,3 +780,86 @@ fn gauge_functions_ignore_start_timestamps() {
     let got = Increase.eval(&w, &[], &mut Vec::new(), &mut Annotations::new());
     assert_close(got.unwrap(), 0.0);
 }
+
+/// `f(series[range] anchored|smoothed)` at `t`: the window's samples plus those the engine adds
+/// within the 5m lookback (before the start; after the end when smoothed).
+fn eval_extended(f: RangeFunction, s: &Series, t: i64, range: i64, smoothed: bool) -> Option<f64> {
+    let start = t - range;
+    let after = if smoothed { 5 * M } else { 0 };
+    let lo = s.ts.partition_point(|&x| x <= start - 5 * M);
+    let hi = s.ts.partition_point(|&x| x <= t + after);
+    let w = Window::new(&s.ts[lo..hi], &s.vs[lo..hi], start, t);
+    f.eval_extended(&w, smoothed, &mut Vec::new(), &mut Annotations::new())
+        .unwrap()
+}
+
+#[test]
+fn anchored_increase_starts_at_the_anchor_without_extrapolating() {
+    // extended_vectors.test:46-73: 1+1x4 9+1x4 every 15s.
+    let s = load(15 * S, &cat(&[seq(1.0, 1.0, 4), seq(9.0, 1.0, 4)]));
+    for (t, want) in [(5, 0.0), (50, 3.0), (80, 7.0), (125, 7.0)] {
+        assert_close(eval_extended(Increase, &s, t * S, M, false), want);
+    }
+    // Counter resets between the anchor and the end are corrected (lines 166-169).
+    let reset = load(M, &cat(&[vec![3.0], seq(2.0, 2.0, 9)]));
+    assert_close(eval_extended(Increase, &reset, 5 * M, 5 * M, false), 10.0);
+    // delta keeps the drop (lines 154-157).
+    let drop = load(M, &cat(&[seq(5.0, 3.0, 2), seq(3.0, 3.0, 6)]));
+    assert_close(eval_extended(Delta, &drop, 3 * M, M, false), -8.0);
+}
+
+#[test]
+fn smoothed_increase_interpolates_both_bounds() {
+    // extended_vectors.test:75-100.
+    let s = load(15 * S, &cat(&[seq(1.0, 1.0, 4), seq(9.0, 1.0, 4)]));
+    for (t, want) in [(5, 1.0 / 3.0), (65, 5.0), (125, 6.0)] {
+        assert_close(eval_extended(Increase, &s, t * S, M, true), want);
+    }
+    // A reset between the samples around a bound restarts the counter from zero there, and
+    // the resets inside count once (lines 253-258).
+    let resets = load(M, &[9.0, 8.0, 5.0, 4.0]);
+    assert_close(
+        eval_extended(Increase, &resets, 2 * M + 15 * S, 2 * M, true),
+        12.0,
+    );
+    // rate divides by the range (lines 261-266).
+    let reset = load(15 * S, &[100.0, 10.0]);
+    assert_close(
+        eval_extended(Rate, &reset, 12 * S, 10 * S, true),
+        0.666666666666667,
+    );
+    // delta interpolates a gauge as is (lines 196-203).
+    let gauge = load(M, &[11.0, -1.0, 100.0, 0.0]);
+    assert_close(
+        eval_extended(Delta, &gauge, 5 * M + 30 * S, 5 * M, true),
+        -5.0,
+    );
+}
+
+#[test]
+fn smoothed_needs_data_on_both_sides_of_the_start() {
+    // extended_vectors.test:335-349: samples at 10s..50s only.
+    let s = Series {
+        ts: (1..=5).map(|i| i * 10 * S).collect(),
+        vs: seq(5.0, 1.0, 4),
+    };
+    assert_eq!(eval_extended(Rate, &s, 5 * S, 5 * S, true), None);
+    assert_eq!(eval_extended(Increase, &s, 60 * S, 5 * S, true), None);
+    assert_close(eval_extended(Increase, &s, 15 * S, 10 * S, true), 0.5);
+}
+
+#[test]
+fn anchored_changes_and_resets_count_from_the_anchor() {
+    // extended_vectors.test:220-245.
+    let up = load(M, &seq(1.0, 1.0, 10));
+    let down = load(M, &seq(99.0, -1.0, 10));
+    assert_close(eval_extended(Changes, &up, 5 * M, 5 * M, false), 5.0);
+    assert_close(
+        eval_extended(Resets, &down, 5 * M + 30 * S, 5 * M, false),
+        5.0,
+    );
+    assert_close(
+        eval_extended(Resets, &up, 5 * M + 30 * S, 5 * M, false),
+        0.0,
+    );
+}
