@@ -2,6 +2,7 @@
 
 use super::super::EngineOptions;
 use super::super::error::EngineError;
+use super::{BATCH_STEPS, Batch, StepVector};
 use crate::promql::functions::Annotations;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +37,19 @@ impl Steps {
         // Saturating: grids near the i64 bounds must not overflow (the last step is `end`).
         self.start
             .saturating_add((index as i64).saturating_mul(self.step))
+    }
+
+    /// Empty step vectors for the next batch of up to `BATCH_STEPS` steps from step `*next`,
+    /// which moves past them; None past the last step.
+    pub fn next_batch(&self, next: &mut usize) -> Option<Batch> {
+        let start = *next;
+        let end = start.saturating_add(BATCH_STEPS).min(self.count());
+        *next = end.max(start);
+        (start < end).then(|| {
+            (start..end)
+                .map(|i| StepVector::new(self.time(i)))
+                .collect()
+        })
     }
 }
 

@@ -2,9 +2,7 @@
 //! step, each series' samples in the left-open window `(t - range, t]` go through one kernel.
 
 use super::scan::EvalTime;
-use super::{
-    BATCH_STEPS, Batch, BoxOperator, Operator, QueryContext, SeriesMeta, StepVector, Steps,
-};
+use super::{Batch, BoxOperator, Operator, QueryContext, SeriesMeta, StepVector, Steps};
 use crate::promql::error::EngineError;
 use crate::promql::functions::{Position, RangeFunction, Window};
 use crate::promql::logical::Extension;
@@ -116,23 +114,17 @@ impl Operator for RangeFunctionOp {
     }
 
     fn next(&mut self) -> Result<Option<Batch>, EngineError> {
-        let total = self.steps.count();
-        if self.next_step >= total {
+        let Some(mut batch) = self.steps.next_batch(&mut self.next_step) else {
             return Ok(None);
-        }
+        };
         self.ctx.check("query execution")?;
-        let end = (self.next_step + BATCH_STEPS).min(total);
-        let args = scalar_args(&mut self.args, end - self.next_step)?;
-        let mut batch: Vec<StepVector> = (self.next_step..end)
-            .map(|step| StepVector::new(self.steps.time(step)))
-            .collect();
+        let args = scalar_args(&mut self.args, batch.len())?;
         // Chosen per batch, so that windows without a modifier pay nothing for them.
         match self.source.extension {
             None => self.fill::<false>(&mut batch, &args)?,
             Some(_) => self.fill::<true>(&mut batch, &args)?,
         }
-        self.next_step = end;
-        if self.next_step >= total {
+        if self.next_step >= self.steps.count() {
             self.note_non_counters();
         }
         Ok(Some(batch))

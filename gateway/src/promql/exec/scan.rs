@@ -1,7 +1,7 @@
 //! The instant-vector selector: for every step, each series' newest sample within the
 //! lookback window `(t - lookback, t]`, unless that sample is a staleness marker.
 
-use super::{BATCH_STEPS, Batch, Operator, QueryContext, SeriesMeta, StepVector, Steps};
+use super::{Batch, Operator, QueryContext, SeriesMeta, StepVector, Steps};
 use crate::promql::error::EngineError;
 use crate::promql::functions::range::interpolate;
 use crate::promql::storage::SeriesSamples;
@@ -131,21 +131,15 @@ impl Operator for VectorScan {
     }
 
     fn next(&mut self) -> Result<Option<Batch>, EngineError> {
-        let total = self.steps.count();
-        if self.next_step >= total {
+        let Some(mut batch) = self.steps.next_batch(&mut self.next_step) else {
             return Ok(None);
-        }
+        };
         self.ctx.check("query execution")?;
-        let end = (self.next_step + BATCH_STEPS).min(total);
-        let mut batch: Vec<StepVector> = (self.next_step..end)
-            .map(|step| StepVector::new(self.steps.time(step)))
-            .collect();
         if self.smoothed {
             self.fill::<true>(&mut batch);
         } else {
             self.fill::<false>(&mut batch);
         }
-        self.next_step = end;
         Ok(Some(batch))
     }
 }
