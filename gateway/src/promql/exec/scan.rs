@@ -114,8 +114,12 @@ impl VectorScan {
 }
 
 /// The value at `t` between sample `last` (at or before `t`) and the next one, if that one is
-/// a value within the lookback delta; without it the last value holds.
+/// a value within the lookback delta; without it, or with a sample at `t`, the last value
+/// holds (interpolating there would turn an infinite next value into NaN).
 fn smoothed_value(series: &SeriesSamples, last: usize, t: i64, lookback: i64) -> Option<f64> {
+    if series.timestamps.get(last) == Some(&t) {
+        return None;
+    }
     let next = last + 1;
     let next_t = *series.timestamps.get(next)?;
     let next_v = *series.values.get(next)?;
@@ -148,5 +152,34 @@ impl Drop for VectorScan {
     fn drop(&mut self) {
         self.ctx
             .release_samples(self.data.iter().map(|s| s.timestamps.len()).sum());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smoothed_value;
+    use crate::promql::storage::SeriesSamples;
+
+    fn series(values: &[f64]) -> SeriesSamples {
+        SeriesSamples {
+            timestamps: (0..values.len() as i64).map(|i| i * 10_000).collect(),
+            values: values.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn interpolates_between_neighbours_within_the_lookback() {
+        let s = series(&[1.0, 5.0]);
+        assert_eq!(smoothed_value(&s, 0, 2_500, 300_000), Some(2.0));
+        // The next sample beyond the lookback: the last value holds.
+        assert_eq!(smoothed_value(&s, 0, 2_500, 5_000), None);
+    }
+
+    #[test]
+    fn a_sample_at_the_time_is_its_own_value() {
+        let s = series(&[1.0, f64::INFINITY]);
+        assert_eq!(smoothed_value(&s, 0, 0, 300_000), None);
+        assert_eq!(smoothed_value(&s, 1, 10_000, 300_000), None);
     }
 }
