@@ -980,3 +980,27 @@ fn regression_parser_panics_on_number_durations() {
         assert_answers(query, Call::Instant { time: T });
     }
 }
+
+/// Was: a long chain of binary operators (`up + up + …`) built a tree as deep as the chain
+/// without the parser recursing, and the type checks overflowed a 2 MiB runtime stack
+/// (the process aborted). The parser now counts depth wherever the tree grows and refuses
+/// more than 128 levels; chains and nesting just below that are evaluated.
+#[test]
+fn regression_long_operator_chain_overflows_stack() {
+    let too_deep = vec!["up"; 2_000].join(" + ");
+    assert!(matches!(
+        run(&too_deep, Call::Instant { time: T }),
+        Outcome::Err(_)
+    ));
+    let chain = vec!["up"; 120].join(" + ");
+    let nested = format!("{}up{}", "abs(".repeat(120), ")".repeat(120));
+    for query in [chain, nested] {
+        let call = Call::Range {
+            start: T,
+            end: T + 600_000,
+            step: 60_000,
+        };
+        let outcome = run(&query, call);
+        assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
+    }
+}

@@ -165,11 +165,20 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn expr(&mut self, min_precedence: u8) -> Result<Expr> {
+    /// One level deeper in the tree being built; refused past `MAX_DEPTH`. Counted where the
+    /// tree grows, not only where the parser recurses: `a + a + …` and `x[1m:][1m:]…` nest as
+    /// deeply as parentheses do.
+    fn deeper(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self.error(self.peek().start, "expression nests too deeply"));
         }
+        Ok(())
+    }
+
+    fn expr(&mut self, min_precedence: u8) -> Result<Expr> {
+        let outer_depth = self.depth;
+        self.deeper()?;
         let mut lhs = self.unary()?;
         loop {
             let token = self.peek();
@@ -179,6 +188,7 @@ impl<'a> Parser<'a> {
                 break;
             }
             self.advance();
+            self.deeper()?;
             let (return_bool, matching) = self.binary_modifiers()?;
             let rhs = self.expr(if op == BinaryKind::Pow { p } else { p + 1 })?;
             let span = lhs.span.to(rhs.span);
@@ -194,7 +204,7 @@ impl<'a> Parser<'a> {
                 span,
             };
         }
-        self.depth -= 1;
+        self.depth = outer_depth;
         Ok(lhs)
     }
 
@@ -231,11 +241,15 @@ impl<'a> Parser<'a> {
     }
 
     fn postfix(&mut self) -> Result<Expr> {
+        let outer_depth = self.depth;
         let mut expr = self.primary()?;
         loop {
             let token = self.peek();
             match token.kind {
-                TokenKind::LeftBracket => expr = self.range_or_subquery(expr)?,
+                TokenKind::LeftBracket => {
+                    self.deeper()?;
+                    expr = self.range_or_subquery(expr)?;
+                }
                 TokenKind::Keyword(Keyword::Offset) => {
                     self.advance();
                     let offset = self.offset_duration()?;
@@ -255,7 +269,10 @@ impl<'a> Parser<'a> {
                     };
                     self.set_extension(&mut expr, extension)?;
                 }
-                _ => return Ok(expr),
+                _ => {
+                    self.depth = outer_depth;
+                    return Ok(expr);
+                }
             }
             expr.span.end = self.tokens[self.next.saturating_sub(1)].end;
         }
@@ -695,10 +712,8 @@ impl<'a> Parser<'a> {
     /// A duration inside brackets: literals, numbers of seconds and (experimental) arithmetic
     /// with `step()`, `range()`, `min_of`, `max_of`.
     fn duration_expr(&mut self, min_precedence: u8) -> Result<DurationExpr> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.error(self.peek().start, "expression nests too deeply"));
-        }
+        let outer_depth = self.depth;
+        self.deeper()?;
         let mut lhs = match self.peek().kind {
             TokenKind::Op(op @ (BinaryKind::Sub | BinaryKind::Add)) => {
                 self.advance();
@@ -717,10 +732,11 @@ impl<'a> Parser<'a> {
                 break;
             }
             self.advance();
+            self.deeper()?;
             let rhs = self.duration_expr(if op == BinaryKind::Pow { p } else { p + 1 })?;
             lhs = DurationExpr::Binary(op, Box::new(lhs), Box::new(rhs));
         }
-        self.depth -= 1;
+        self.depth = outer_depth;
         Ok(lhs)
     }
 

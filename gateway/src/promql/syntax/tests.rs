@@ -326,13 +326,25 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
     assert!(error(&query).contains("nests too deeply"));
     let query = format!("{}1", "-".repeat(10_000));
     assert!(error(&query).contains("nests too deeply"));
+    // Trees grow deep without the parser recursing, too.
+    let query = vec!["up"; 100_000].join(" + ");
+    assert!(error(&query).contains("nests too deeply"));
+    let query = format!("up{}", "[1m:]".repeat(10_000));
+    assert!(error(&query).contains("nests too deeply"));
+    let query = format!("up[{}1m]", "1m+".repeat(10_000));
+    assert!(error(&query).contains("nests too deeply"));
     // Just below the limit: parsed, checked and printed on a runtime-sized stack.
-    let query = format!("{}x{}", "abs(".repeat(120), ")".repeat(120));
-    let printed = std::thread::Builder::new()
-        .stack_size(2 << 20)
-        .spawn(move || parse(&query).map(|e| e.to_string()))
-        .unwrap()
-        .join()
-        .unwrap();
-    assert!(printed.is_ok());
+    for query in [
+        format!("{}x{}", "abs(".repeat(120), ")".repeat(120)),
+        vec!["x"; 120].join(" + "),
+        format!("{}x{}", "max_over_time(".repeat(60), "[1m:])".repeat(60)),
+    ] {
+        let printed = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse(&query).map(|e| e.to_string()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(printed.is_ok(), "{printed:?}");
+    }
 }
