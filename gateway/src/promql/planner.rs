@@ -223,7 +223,7 @@ impl<'a> Planner<'a> {
                         (_, None) => (None, None),
                     };
                     if let Some(label) = &label
-                        && !valid_label_name(label)
+                        && !functions::labels::valid_label_name(label)
                     {
                         return Err(EngineError::Execution(format!(
                             "invalid label name {label:?}"
@@ -763,10 +763,4 @@ fn absent_labels(arg: &Expr) -> Labels {
         }
     }
     labels
-}
-
-pub fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }

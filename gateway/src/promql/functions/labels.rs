@@ -127,7 +127,7 @@ pub fn label_join(
 }
 
 /// Prometheus 3.x (UTF-8 names): any non-empty valid UTF-8 string, which every &str is.
-fn valid_label_name(name: &str) -> bool {
+pub fn valid_label_name(name: &str) -> bool {
     !name.is_empty()
 }
 

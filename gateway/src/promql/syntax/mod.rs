@@ -59,14 +59,18 @@ pub fn quote_bytes(bytes: &[u8]) -> String {
     out
 }
 
-/// A label name as written: bare when it is a classic name, quoted otherwise.
-pub fn quote_label_name(name: &str) -> String {
+/// A name of the classic form, `[a-zA-Z_][a-zA-Z0-9_]*`, that needs no quotes.
+pub(crate) fn is_classic_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    let classic = bytes
+    bytes
         .next()
         .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if classic {
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A label name as written: bare when it is a classic name, quoted otherwise.
+pub fn quote_label_name(name: &str) -> String {
+    if is_classic_name(name) {
         name.to_string()
     } else {
         quote(name)

@@ -551,7 +551,7 @@ impl<'a> Parser<'a> {
             match token.kind {
                 TokenKind::RightParen => return Ok(labels),
                 TokenKind::String => labels.push(self.string(token)?),
-                kind if is_label_word(kind) && is_legacy_label(self.text(token)) => {
+                kind if is_label_word(kind) && super::is_classic_name(self.text(token)) => {
                     labels.push(self.text(token).to_string());
                 }
                 _ => return Err(self.unexpected(token, CONTEXT, "label")),
@@ -991,14 +991,6 @@ fn is_label_word(kind: TokenKind) -> bool {
                 BinaryKind::And | BinaryKind::Or | BinaryKind::Unless | BinaryKind::Atan2
             )
     )
-}
-
-fn is_legacy_label(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A number as Prometheus reads one: integers in base 0 (`0x1f`, `010` octal) first, then
