@@ -90,7 +90,7 @@ impl<'a> Checker<'a> {
         Ok(expr.value_type())
     }
 
-    fn selector(&self, vs: &VectorSelector, span: Span) -> Result<()> {
+    pub fn selector(&self, vs: &VectorSelector, span: Span) -> Result<()> {
         let names: Vec<&str> = vs
             .matchers
             .iter()

@@ -29,15 +29,8 @@ pub fn parse(query: &str) -> Result<Expr, ParseError> {
 /// Parses a series selector (`match[]`): `name{…}`, `name` or `{…}`, nothing else.
 pub fn parse_selector(query: &str) -> Result<VectorSelector, ParseError> {
     let (selector, span) = parser::Parser::new(query).parse_selector()?;
-    let mut expr = Expr {
-        kind: ExprKind::Selector(selector),
-        span,
-    };
-    check::Checker::new(query).check(&mut expr)?;
-    match expr.kind {
-        ExprKind::Selector(selector) => Ok(selector),
-        _ => unreachable!("built as a selector"),
-    }
+    check::Checker::new(query).selector(&selector, span)?;
+    Ok(selector)
 }
 
 /// A string as PromQL writes it (Go's `strconv.Quote`).

@@ -154,15 +154,12 @@ impl<'a> Parser<'a> {
             kind if is_metric_name(kind) => Some(self.advance()),
             _ => return Err(self.unexpected(token, "", "")),
         };
-        let expr = self.selector(name)?;
+        let selector = self.vector_selector(name)?;
         let token = self.peek();
         if token.kind != TokenKind::Eof {
             return Err(self.unexpected(token, "", ""));
         }
-        match expr.kind {
-            ExprKind::Selector(vs) => Ok((vs, expr.span)),
-            _ => Err(self.unexpected(token, "", "")),
-        }
+        Ok(selector)
     }
 
     /// One level deeper in the tree being built; refused past `MAX_DEPTH`. Counted where the
@@ -364,6 +361,14 @@ impl<'a> Parser<'a> {
 
     /// `name{matchers}`, `name` or `{matchers}`; `name` is the token already consumed.
     fn selector(&mut self, name: Option<Token>) -> Result<Expr> {
+        let (selector, span) = self.vector_selector(name)?;
+        Ok(Expr {
+            kind: ExprKind::Selector(selector),
+            span,
+        })
+    }
+
+    fn vector_selector(&mut self, name: Option<Token>) -> Result<(VectorSelector, Span)> {
         let start = name.map_or(self.peek().start, |t| t.start);
         let mut end = name.map_or(start, |t| t.end);
         let mut matchers = Vec::new();
@@ -377,15 +382,13 @@ impl<'a> Parser<'a> {
         if let Some(n) = &name {
             matchers.push(Matcher::equal(METRIC_NAME, n.clone()));
         }
-        Ok(Expr {
-            kind: ExprKind::Selector(VectorSelector {
-                name,
-                matchers,
-                modifiers: TimeModifiers::default(),
-                extension: None,
-            }),
-            span: Span::new(start, end),
-        })
+        let selector = VectorSelector {
+            name,
+            matchers,
+            modifiers: TimeModifiers::default(),
+            extension: None,
+        };
+        Ok((selector, Span::new(start, end)))
     }
 
     /// Matchers up to the closing brace (consumed); returns where it ends. A lone string is
