@@ -171,7 +171,8 @@ impl Lexer<'_> {
         self.fail(at, format!("unexpected character{place}: {c}"))
     }
 
-    /// The character starting at byte `at`, for messages.
+    /// The character starting at byte `at`, for messages; U+FFFD at the end, as Go shows its
+    /// end-of-input rune.
     fn char_at(&self, at: usize) -> char {
         self.query[at..].chars().next().unwrap_or('\u{fffd}')
     }
@@ -245,7 +246,7 @@ impl Lexer<'_> {
                     }
                     _ => {
                         let after = self.pos;
-                        let what = self.go_quoted_char_or_eof(after);
+                        let what = super::go_char(self.char_at(after));
                         return self.fail(start, format!("unexpected character after '!': {what}"));
                     }
                 },
@@ -282,7 +283,6 @@ impl Lexer<'_> {
                     self.inside_braces()?;
                     continue;
                 }
-                b'}' => return self.fail(start, "unexpected right brace '}'"),
                 b'[' => {
                     if self.bracket_open {
                         return self.fail(start, "unexpected left bracket '['");
@@ -300,14 +300,6 @@ impl Lexer<'_> {
                 _ => return self.unexpected_char(start, ""),
             };
             self.emit(kind, start);
-        }
-    }
-
-    fn go_quoted_char_or_eof(&self, at: usize) -> String {
-        if at >= self.src.len() {
-            "U+FFFFFFFFFFFFFFFF".to_string()
-        } else {
-            super::go_char(self.char_at(at))
         }
     }
 
@@ -348,7 +340,7 @@ impl Lexer<'_> {
                         TokenKind::Op(BinaryKind::Ne)
                     }
                     _ => {
-                        let what = self.go_quoted_char_or_eof(self.pos);
+                        let what = super::go_char(self.char_at(self.pos));
                         return self.fail(
                             start,
                             format!("unexpected character after '!' inside braces: {what}"),
@@ -392,15 +384,11 @@ impl Lexer<'_> {
     fn quoted_string(&mut self, start: usize, quote: u8) -> Result<(), ParseError> {
         loop {
             match self.peek() {
-                None | Some(b'\n') => {
-                    let at = self.pos;
-                    return self.fail(at, "unterminated quoted string");
-                }
+                None | Some(b'\n') => return self.fail(start, "unterminated quoted string"),
                 Some(b'\\') => {
                     self.pos += 1;
                     if self.peek().is_none() {
-                        let at = self.pos;
-                        return self.fail(at, "unterminated quoted string");
+                        return self.fail(start, "escape sequence not terminated");
                     }
                     // Escapes are checked when the string is unquoted.
                     self.pos += self.char_at(self.pos).len_utf8();
@@ -418,10 +406,7 @@ impl Lexer<'_> {
     fn raw_string(&mut self, start: usize) -> Result<(), ParseError> {
         loop {
             match self.peek() {
-                None => {
-                    let at = self.pos;
-                    return self.fail(at, "unterminated raw string");
-                }
+                None => return self.fail(start, "unterminated raw string"),
                 Some(b'`') => {
                     self.pos += 1;
                     self.emit(TokenKind::String, start);
@@ -602,11 +587,24 @@ mod tests {
         );
         assert_eq!(
             error("\"abc"),
-            "1:5: parse error: unterminated quoted string"
+            "1:1: parse error: unterminated quoted string"
         );
         assert_eq!(
             error("foo\n  } "),
-            "2:3: parse error: unexpected right brace '}'"
+            "2:3: parse error: unexpected character: '}'"
+        );
+        assert_eq!(
+            error("'a\\"),
+            "1:1: parse error: escape sequence not terminated"
+        );
+        assert_eq!(error("`a"), "1:1: parse error: unterminated raw string");
+        assert_eq!(
+            error("a !"),
+            "1:3: parse error: unexpected character after '!': '\u{fffd}'"
+        );
+        assert_eq!(
+            error("{a!}"),
+            "1:3: parse error: unexpected character after '!' inside braces: '}'"
         );
     }
 }
