@@ -117,6 +117,7 @@ pub fn tokenize(query: &str) -> (Vec<Token>, Option<ParseError>) {
         tokens: Vec::new(),
         paren_depth: 0,
         bracket_open: false,
+        colon_seen: false,
     };
     let error = lexer.run().err();
     (lexer.tokens, error)
@@ -129,6 +130,8 @@ struct Lexer<'a> {
     tokens: Vec<Token>,
     paren_depth: usize,
     bracket_open: bool,
+    /// The open bracket already holds a subquery's colon.
+    colon_seen: bool,
 }
 
 fn is_alpha(b: u8) -> bool {
@@ -212,6 +215,10 @@ impl Lexer<'_> {
             if is_alpha(c) || c == b':' {
                 // A colon inside brackets separates a subquery's range from its step.
                 if c == b':' && self.bracket_open {
+                    if self.colon_seen {
+                        return self.fail(start, "unexpected colon ':'");
+                    }
+                    self.colon_seen = true;
                     self.pos += 1;
                     self.emit(TokenKind::Colon, start);
                 } else {
@@ -288,6 +295,7 @@ impl Lexer<'_> {
                         return self.fail(start, "unexpected left bracket '['");
                     }
                     self.bracket_open = true;
+                    self.colon_seen = false;
                     TokenKind::LeftBracket
                 }
                 b']' => {
@@ -598,6 +606,10 @@ mod tests {
             "1:1: parse error: escape sequence not terminated"
         );
         assert_eq!(error("`a"), "1:1: parse error: unterminated raw string");
+        assert_eq!(
+            error("foo[5m:1m:]"),
+            "1:10: parse error: unexpected colon ':'"
+        );
         assert_eq!(
             error("a !"),
             "1:3: parse error: unexpected character after '!': '\u{fffd}'"
