@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh Debian machine: installs what the tests
-# need (Debian's `prometheus` package: prometheus 2.42 and promtool; `s3s-fs` from crates.io, an
+# need (Debian's `prometheus` package: prometheus 2.42 and promtool; Prometheus 3.5 unpacked from
+# Debian's unstable suite by scripts/reference-systems.sh; `s3s-fs` from crates.io, an
 # S3-compatible server), then formatting, lints, and the whole test suite (unit, gRPC round trips,
 # real Prometheus and S3 end to end).
 set -euo pipefail
@@ -14,6 +15,9 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 prometheus --version 2>&1 | head -1
+
+# Prometheus 3.5 (the reference semantics) from Debian's unstable suite, beside the system's 2.42.
+bash scripts/reference-systems.sh
 
 # The S3-compatible server the object-storage end-to-end tests read blocks from.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

@@ -4,30 +4,91 @@ use crate::net::wait_for_port;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
-/// The `panoptes` binary of this build (README's test command builds it before the tests).
+/// The `panoptes` binary of this build, fresh (see [`panoptes_binary_in`]).
 pub fn panoptes_binary() -> PathBuf {
     panoptes_binary_in("debug")
 }
 
-/// The `panoptes` binary of the `profile` build ("debug" or "release").
-pub fn panoptes_binary_in(profile: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// The workspace's target directory (`CARGO_TARGET_DIR` if set).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join(profile).join("panoptes");
-    let flag = if profile == "release" {
-        " --release"
-    } else {
-        ""
-    };
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build{flag} --bin panoptes` first",
-        binary.display()
-    );
+        .unwrap_or_else(|| workspace_dir().join("target"))
+}
+
+fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `panoptes` binary of the `profile` build ("debug" or "release"), built first if it is
+/// missing or older than any source it is built from, so that a test never runs a stale binary
+/// (as running one test file alone after an edit would). Checked once per test process.
+pub fn panoptes_binary_in(profile: &str) -> PathBuf {
+    static CHECKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let binary = target_dir().join(profile).join("panoptes");
+    let mut checked = CHECKED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !checked.iter().any(|p| p == profile) {
+        if is_stale(&binary) {
+            build(profile);
+        }
+        checked.push(profile.to_owned());
+    }
     binary
+}
+
+/// Missing, or older than a file it is built from: the sources and manifests of its crates,
+/// the workspace manifest and the lock file. (After a change cargo does not rebuild for, such
+/// as a dev-dependency in the lock file, it stays older: cargo's check is then a no-op.)
+fn is_stale(binary: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(binary).and_then(|m| m.modified()) else {
+        return true;
+    };
+    let workspace = workspace_dir();
+    let sources = [
+        "gateway/src",
+        "gateway/Cargo.toml",
+        "store-api/src",
+        "store-api/Cargo.toml",
+        "proto",
+        "Cargo.toml",
+        "Cargo.lock",
+    ];
+    sources
+        .iter()
+        .any(|source| newest_modification(&workspace.join(source)).is_some_and(|t| t > built))
+}
+
+fn newest_modification(path: &Path) -> Option<SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|entry| newest_modification(&entry.ok()?.path()))
+        .max()
+}
+
+fn build(profile: &str) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace_dir())
+        .args(["build", "--quiet", "--bin", "panoptes"]);
+    if profile == "release" {
+        command.arg("--release");
+    }
+    eprintln!("building the {profile} panoptes binary: it is older than its sources");
+    let status = command.status().expect("run cargo build");
+    assert!(
+        status.success(),
+        "cargo build --bin panoptes ({profile}) failed"
+    );
 }
 
 /// A running `panoptes` subcommand, killed on drop.

@@ -1,4 +1,5 @@
-//! A real Prometheus server (Debian's `prometheus` 2.42) on loopback over promtool blocks.
+//! A real Prometheus server on loopback over promtool blocks: Debian's `prometheus` 2.42, or
+//! Prometheus 3.5 from Debian's unstable suite (the reference semantics).
 
 use crate::net::{free_addr, wait_for_port};
 use std::collections::BTreeMap;
@@ -8,7 +9,36 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use store_api::Labels;
 
+/// Which Prometheus runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// Debian bookworm's package, on the PATH.
+    V2_42,
+    /// Debian sid's package, unpacked under the target directory by
+    /// `scripts/reference-systems.sh` (README's test command runs it).
+    V3_5,
+}
+
+impl Version {
+    pub fn binary(self) -> PathBuf {
+        match self {
+            Version::V2_42 => PathBuf::from("prometheus"),
+            Version::V3_5 => {
+                let binary = crate::process::target_dir().join("reference/sid/usr/bin/prometheus");
+                assert!(
+                    binary.is_file(),
+                    "{} is missing: run `bash scripts/reference-systems.sh` (README's test \
+                     command does)",
+                    binary.display()
+                );
+                binary
+            }
+        }
+    }
+}
+
 pub struct PrometheusServer {
+    binary: PathBuf,
     addr: SocketAddr,
     dir: PathBuf,
     external_labels: Vec<(String, String)>,
@@ -35,16 +65,29 @@ impl PrometheusServer {
         external_labels: &[(&str, &str)],
         extra_config: &str,
     ) -> Self {
-        Self::launch(blocks, work_dir, external_labels, extra_config, &[])
+        Self::launch(
+            Version::V2_42,
+            blocks,
+            work_dir,
+            external_labels,
+            extra_config,
+            &[],
+        )
     }
 
     /// Like [`PrometheusServer::start`] without external labels, with `flags` added to the
     /// command line (e.g. `--storage.tsdb.max-block-duration=2h`).
     pub fn start_with_flags(blocks: &Path, work_dir: &Path, flags: &[&str]) -> Self {
-        Self::launch(Some(blocks), work_dir, &[], "", flags)
+        Self::launch(Version::V2_42, Some(blocks), work_dir, &[], "", flags)
+    }
+
+    /// Like [`PrometheusServer::start_with_flags`], with the given version.
+    pub fn start_version(version: Version, blocks: &Path, work_dir: &Path, flags: &[&str]) -> Self {
+        Self::launch(version, Some(blocks), work_dir, &[], "", flags)
     }
 
     fn launch(
+        version: Version,
         blocks: Option<&Path>,
         work_dir: &Path,
         external_labels: &[(&str, &str)],
@@ -57,6 +100,7 @@ impl PrometheusServer {
             None => std::fs::create_dir_all(dir.join("data")).unwrap(),
         }
         let mut server = Self {
+            binary: version.binary(),
             addr: free_addr(),
             dir,
             external_labels: external_labels
@@ -115,7 +159,7 @@ impl PrometheusServer {
         yaml.push_str(&self.extra_config);
         std::fs::write(&config, yaml).unwrap();
         let log = std::fs::File::create(self.dir.join("prometheus.log")).unwrap();
-        let child = Command::new("prometheus")
+        let child = Command::new(&self.binary)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", self.dir.join("data").display()))
             .arg("--storage.tsdb.retention.time=100y")

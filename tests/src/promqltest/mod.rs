@@ -3,11 +3,13 @@
 //!
 //! `parse` reads a script into commands, `compare` checks one answer the way the Go harness
 //! does, `run` executes scripts (with the harness' hidden `@` and range re-runs) and reports
-//! every eval as passed, failed with a reason, or skipped with a reason; `start_timestamps`
-//! serves the scripts' `@st` start timestamps, which stores cannot hold.
+//! every eval as passed, failed with a reason, or skipped with a reason; `ratchet` holds a
+//! run to what the last recorded run gave; `start_timestamps` serves the scripts' `@st` start
+//! timestamps, which stores cannot hold.
 
 pub mod compare;
 pub mod parse;
+pub mod ratchet;
 pub mod run;
 pub mod start_timestamps;
 

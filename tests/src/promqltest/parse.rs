@@ -115,6 +115,9 @@ pub struct SeriesDef {
     pub values: Vec<SeqValue>,
     /// The line holds `{{...}}` native histogram values (left unparsed, `values` is empty).
     pub native_histogram: bool,
+    /// For a `{{...}}` line: a NaN where it has a histogram sample, `Omitted` where it has none:
+    /// the sample times, for float stand-ins of series that only count by their labels.
+    pub histogram_stand_ins: Vec<SeqValue>,
 }
 
 /// A `<series>@st <offsets>` line of a `load`: each sample's start timestamp, as an offset
@@ -608,6 +611,8 @@ pub fn parse_series(line: &str) -> Result<SeriesDef, String> {
             labels,
             values: Vec::new(),
             native_histogram: true,
+            histogram_stand_ins: histogram_stand_ins(values)
+                .map_err(|e| format!("{e} in {line:?}"))?,
         });
     }
     let values = parse_sequence(values).map_err(|e| format!("{e} in {line:?}"))?;
@@ -615,7 +620,33 @@ pub fn parse_series(line: &str) -> Result<SeriesDef, String> {
         labels,
         values,
         native_histogram: false,
+        histogram_stand_ins: Vec::new(),
     })
+}
+
+/// The sample times of a `{{...}}` sequence: each histogram is read as a 0, so that
+/// `{{...}}x3`, `{{...}}+{{...}}x3`, `_` and `stale` expand as numbers do, then every sample
+/// becomes a NaN (a value that cannot pass a comparison by chance).
+fn histogram_stand_ins(values: &str) -> Result<Vec<SeqValue>, String> {
+    let mut numbers = String::new();
+    let mut rest = values;
+    while let Some(open) = rest.find("{{") {
+        let close = rest[open..]
+            .find("}}")
+            .ok_or_else(|| format!("unclosed histogram in {values:?}"))?;
+        numbers.push_str(&rest[..open]);
+        numbers.push('0');
+        rest = &rest[open + close + 2..];
+    }
+    numbers.push_str(rest);
+    let samples = parse_sequence(&numbers)?;
+    Ok(samples
+        .into_iter()
+        .map(|v| match v {
+            SeqValue::Float(f) if !is_stale_nan(f) => SeqValue::Float(f64::NAN),
+            other => other,
+        })
+        .collect())
 }
 
 /// Reads the series part of a line, returning its labels and the rest of the line.
@@ -1244,6 +1275,14 @@ mod tests {
         assert_eq!(def.labels.get("__name__"), Some("job:rate5m"));
         let def = parse_series(r#"h{le="1"} {{schema:0 sum:1 count:1}}x2"#).unwrap();
         assert!(def.native_histogram);
+        let times = |def: &SeriesDef| -> Vec<bool> {
+            let present = |v: &SeqValue| matches!(v, SeqValue::Float(f) if f.is_nan());
+            def.histogram_stand_ins.iter().map(present).collect()
+        };
+        assert_eq!(times(&def), [true; 3]);
+        let def =
+            parse_series("h {{count:1}}+{{count:2 buckets:[1 2]}}x2 _ {{sum:1}} _x2").unwrap();
+        assert_eq!(times(&def), [true, true, true, false, true, false, false]);
         for bad in [
             r#"foo{a="b" 1"#,
             r#"foo{a} 1"#,

@@ -225,20 +225,36 @@ pub enum Outcome {
     Skipped(SkipReason),
 }
 
+/// Scripts whose native histograms matter only by their labels: `limitk` and `limit_ratio`
+/// choose series by their labels and their place in the input, never by their values. Their
+/// evals that expect no histogram run with each histogram series loaded as a float stand-in
+/// (a NaN at each of its sample times), so the series sets the functions choose from are the
+/// script's own.
+const HISTOGRAMS_BY_LABELS: &[&str] = &["limit.test"];
+
+fn histograms_by_labels(file: &str) -> bool {
+    HISTOGRAMS_BY_LABELS.contains(&file)
+}
+
 /// What the survey of the corpus needs to know of one eval, without running it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EvalClass {
-    /// The eval expects native histograms, or its query may read some.
+    /// The eval expects native histograms, or its query may read some by value.
     pub native_histograms: bool,
+    /// The query may read native histograms, which its script reads only by their labels
+    /// (`HISTOGRAMS_BY_LABELS`): they are loaded as float stand-ins.
+    pub stand_ins: bool,
     /// The parser accepts the query.
     pub parses: bool,
 }
 
 impl EvalClass {
-    fn of(eval: &Eval, histograms: &HistogramNames) -> Self {
+    fn of(eval: &Eval, histograms: &HistogramNames, by_labels: bool) -> Self {
+        let expects = eval.result.uses_native_histograms();
+        let reads = histograms.touched_by(&eval.query);
         Self {
-            native_histograms: eval.result.uses_native_histograms()
-                || histograms.touched_by(&eval.query),
+            native_histograms: expects || (reads && !by_labels),
+            stand_ins: reads && by_labels && !expects,
             parses: parser::parse(&eval.query).is_ok(),
         }
     }
@@ -303,13 +319,14 @@ impl HistogramNames {
 
 /// Classifies every eval of a script, in order.
 pub fn classify(script: &Script) -> Vec<EvalClass> {
+    let by_labels = histograms_by_labels(&script.file);
     let mut histograms = HistogramNames::default();
     let mut classes = Vec::new();
     for command in &script.commands {
         match command {
             Command::Clear => histograms = HistogramNames::default(),
             Command::Load(load) => histograms.load(load),
-            Command::Eval(eval) => classes.push(EvalClass::of(eval, &histograms)),
+            Command::Eval(eval) => classes.push(EvalClass::of(eval, &histograms, by_labels)),
         }
     }
     classes
@@ -414,12 +431,17 @@ struct Dataset {
 }
 
 impl Dataset {
-    fn load(&mut self, load: &Load) {
+    /// Loads the float series, and with `stand_ins` the native histograms as floats.
+    fn load(&mut self, load: &Load, stand_ins: bool) {
         self.histograms.load(load);
         self.start_timestamps.load(load);
-        for def in load.series.iter().filter(|d| !d.native_histogram) {
-            let samples = def
-                .values
+        for def in load.series.iter() {
+            let values = match def.native_histogram {
+                false => &def.values,
+                true if stand_ins => &def.histogram_stand_ins,
+                true => continue,
+            };
+            let samples = values
                 .iter()
                 .enumerate()
                 .filter_map(|(i, value)| match value {
@@ -495,14 +517,15 @@ impl<E: QueryEngine> Runner<E> {
 
     /// Runs a script's commands in order. Needs a Tokio runtime with time enabled.
     pub async fn run(&self, script: &Script) -> FileReport {
+        let by_labels = histograms_by_labels(&script.file);
         let mut data = Dataset::default();
         let mut evals = Vec::new();
         for command in &script.commands {
             match command {
                 Command::Clear => data = Dataset::default(),
-                Command::Load(load) => data.load(load),
+                Command::Load(load) => data.load(load, by_labels),
                 Command::Eval(eval) => {
-                    let class = EvalClass::of(eval, &data.histograms);
+                    let class = EvalClass::of(eval, &data.histograms, by_labels);
                     let outcome = match class.skip_reason(eval) {
                         Some(reason) => Outcome::Skipped(reason),
                         None => self.outcome(eval, &mut data).await,

@@ -114,6 +114,8 @@ struct State {
     output: Arc<[SeriesMeta]>,
     group_of: Vec<usize>,
     groups: usize,
+    /// limit_ratio: each input series' place in [0, 1], by which it is kept or not.
+    ratio_offsets: Vec<f64>,
 }
 
 impl AggregateOp {
@@ -177,11 +179,16 @@ impl AggregateOp {
             } else {
                 Arc::from(group_metas.clone())
             };
+            let ratio_offsets = match self.op {
+                Aggregation::LimitRatio => input_series.iter().map(ratio_offset).collect(),
+                _ => Vec::new(),
+            };
             self.state = Some(State {
                 groups: group_metas.len(),
                 input_series,
                 output,
                 group_of,
+                ratio_offsets,
             });
         }
         self.state
@@ -511,7 +518,8 @@ fn limit_k(step: &StepVector, state: &State, k: f64) -> Result<StepVector, Engin
 }
 
 /// limit_ratio: a stable sample of series chosen by a hash of their labels; a negative
-/// ratio takes the complement.
+/// ratio takes the complement, so `limit_ratio(r, x)` and `limit_ratio(r - 1, x)` partition
+/// `x` (0 ≤ r ≤ 1).
 fn limit_ratio(step: &StepVector, state: &State, ratio: f64) -> Result<StepVector, EngineError> {
     if ratio.is_nan() {
         return Err(EngineError::Execution("Ratio value is NaN".into()));
@@ -519,7 +527,7 @@ fn limit_ratio(step: &StepVector, state: &State, ratio: f64) -> Result<StepVecto
     let ratio = ratio.clamp(-1.0, 1.0);
     let mut out = StepVector::new(step.t);
     for (&id, &f) in step.ids.iter().zip(&step.values) {
-        let offset = sample_offset(&state.input_series[id].labels);
+        let offset = state.ratio_offsets[id];
         let keep = if ratio >= 0.0 {
             offset < ratio
         } else {
@@ -532,10 +540,24 @@ fn limit_ratio(step: &StepVector, state: &State, ratio: f64) -> Result<StepVecto
     Ok(out)
 }
 
-/// A number in [0, 1) fixed for a label set.
-fn sample_offset(labels: &Labels) -> f64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut hasher);
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+/// A series' place in [0, 1] for limit_ratio, as Prometheus 3 computes it so that both
+/// choose the same series: `labels.Hash()` of its default (`stringlabels`) label layout — the
+/// xxHash64 of each name and value preceded by its length as a uvarint — over the largest
+/// u64. The labels are those the series has at that point, without a name already dropped.
+fn ratio_offset(series: &SeriesMeta) -> f64 {
+    let mut hasher = xxhash_rust::xxh64::Xxh64::new(0);
+    let dropped =
+        |name: &str| series.drop_name && matches!(name, "__name__" | "__type__" | "__unit__");
+    for label in series.labels.iter().filter(|l| !dropped(&l.name)) {
+        for text in [&label.name, &label.value] {
+            let mut len = text.len();
+            while len >= 0x80 {
+                hasher.update(&[(len as u8 & 0x7f) | 0x80]);
+                len >>= 7;
+            }
+            hasher.update(&[len as u8]);
+            hasher.update(text.as_bytes());
+        }
+    }
+    hasher.digest() as f64 / u64::MAX as f64
 }
