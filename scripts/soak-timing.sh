@@ -10,7 +10,7 @@ runs="${1:-20}"
 tests=(-p panoptes-tests --test fanout_faults -p gateway --test engine_limits --test query_fuzz)
 
 cargo build --quiet --bin panoptes
-cargo nextest run --no-run --quiet "${tests[@]}"
+cargo nextest run --no-run "${tests[@]}" 2>/dev/null
 
 hogs=()
 stop_hogs() { kill "${hogs[@]}" 2>/dev/null || true; }

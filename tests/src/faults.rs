@@ -423,13 +423,23 @@ pub fn store_statuses(body: &serde_json::Value) -> Vec<StoreStatus> {
 }
 
 impl Gateway {
-    /// Starts `panoptes query --http-address=<free port> <args>` and waits until it serves
-    /// HTTP (the gateway polls every endpoint's Info once before it listens).
+    /// Starts `panoptes query --http-address=<free port> <args>` and waits until it is ready
+    /// (`/-/ready`: its first discovery and Info round has finished).
     pub async fn start(args: &[String]) -> Self {
+        Self::launch(args, Panoptes::start).await
+    }
+
+    /// Like [`Gateway::start`], waiting only until it serves HTTP, which it does before its
+    /// first Info round ends.
+    pub async fn start_unready(args: &[String]) -> Self {
+        Self::launch(args, Panoptes::start_listening).await
+    }
+
+    async fn launch(args: &[String], start: fn(&[String], SocketAddr) -> Panoptes) -> Self {
         let http = free_addr();
         let mut argv = vec!["query".to_string(), format!("--http-address={http}")];
         argv.extend(args.iter().cloned());
-        let process = tokio::task::spawn_blocking(move || Panoptes::start(&argv, http))
+        let process = tokio::task::spawn_blocking(move || start(&argv, http))
             .await
             .expect("starting panoptes query");
         let client = reqwest::Client::builder()
@@ -469,6 +479,26 @@ impl Gateway {
             status,
             body,
             elapsed,
+        }
+    }
+
+    /// The status code of `/-/ready`.
+    pub async fn ready_status(&self) -> u16 {
+        self.client
+            .get(format!("{}/-/ready", self.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET /-/ready: {e}"))
+            .status()
+            .as_u16()
+    }
+
+    /// Polls `/-/ready` until it is 200, every 50 ms; panics after `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let started = Instant::now();
+        while self.ready_status().await != 200 {
+            assert!(started.elapsed() < timeout, "not ready after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

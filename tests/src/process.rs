@@ -1,6 +1,6 @@
 //! Real `panoptes` processes.
 
-use crate::net::wait_for_port;
+use crate::net::{wait_for_port, wait_for_ready};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -97,9 +97,23 @@ pub struct Panoptes {
 }
 
 impl Panoptes {
-    /// Starts `panoptes <args>` and waits until it listens on `ready_addr`.
+    /// Starts `panoptes <args>` and waits until it listens on `ready_addr` — and for a
+    /// `query` gateway until its `/-/ready` says its first Info round has finished.
     pub fn start(args: &[String], ready_addr: SocketAddr) -> Self {
         Self::start_binary(&panoptes_binary(), args, ready_addr)
+    }
+
+    /// Starts `panoptes <args>` and waits only until it listens on `addr`.
+    pub fn start_listening(args: &[String], addr: SocketAddr) -> Self {
+        let child = Command::new(panoptes_binary())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start panoptes");
+        let process = Self { child };
+        wait_for_port(addr, Duration::from_secs(20));
+        process
     }
 
     /// Like [`Panoptes::start`] with the given `panoptes` binary.
@@ -112,6 +126,15 @@ impl Panoptes {
             .expect("start panoptes");
         let process = Self { child };
         wait_for_port(ready_addr, Duration::from_secs(20));
+        if args.first().is_some_and(|command| command == "query") {
+            let http = args
+                .iter()
+                .find_map(|a| a.strip_prefix("--http-address=")?.parse().ok());
+            if let Some(http) = http {
+                // The first Info round waits at most the Info timeout (5 s) per endpoint.
+                wait_for_ready(http, "/-/ready", Duration::from_secs(30));
+            }
+        }
         process
     }
 

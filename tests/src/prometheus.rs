@@ -1,7 +1,7 @@
 //! A real Prometheus server on loopback over promtool blocks: Debian's `prometheus` 2.42, or
 //! Prometheus 3.5 from Debian's unstable suite (the reference semantics).
 
-use crate::net::{free_addr, wait_for_port};
+use crate::net::{free_addr, http_status, wait_for_port};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -195,17 +195,6 @@ impl Drop for PrometheusServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// The status code of a plain HTTP/1.0 GET, `None` when the connection fails.
-fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
 // Prometheus' HTTP API answers (from Prometheus or a gateway), normalised for comparing two

@@ -13,6 +13,7 @@ use futures_util::TryStreamExt;
 use panoptes_tests::faults::{
     Fault, FaultStore, Gateway, Proxy, Record, Reply, SilentListener, StoreStatus, TestDns,
 };
+use panoptes_tests::net::free_addr;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -354,64 +355,99 @@ async fn endpoint_killed_mid_stream() {
         let status = gateway.store(&address).await.unwrap();
         println!("dead endpoint unhealthy after {took:?}: {status:?}");
 
-        // The gateway keeps serving, partial or not.
-        assert_clean(
-            &gateway.get(QUERY, &INSTANT).await,
-            &["healthy"],
-            response_timeout,
-        );
-        assert_clean(
-            &gateway.get(QUERY, &with(&INSTANT, ABORT)).await,
-            &["healthy"],
-            response_timeout,
-        );
-        let reply = gateway.get(QUERY_RANGE, &with(&RANGE, ABORT)).await;
-        assert_clean(&reply, &["healthy"], response_timeout);
+        // The gateway keeps serving without waiting for it, and says it is left out: a
+        // warning of a partial answer, the error of an aborted one.
+        assert_left_out(&gateway, &address, &["healthy"], response_timeout).await;
+        let reply = gateway.get(QUERY_RANGE, &RANGE).await;
         assert_eq!(by_source(&reply)["healthy"], (1, vec![1.0; 11]));
-        assert_clean(
-            &gateway.get(SERIES, &MATCH).await,
-            &["healthy"],
-            response_timeout,
-        );
-        let labels = gateway.get(LABELS, &[]).await;
-        assert!(
-            labels.is_success() && labels.warnings().is_empty(),
-            "{}",
-            labels.body
-        );
-        assert!(
-            labels.body["data"]
-                .as_array()
-                .unwrap()
-                .contains(&"source".into())
-        );
     })
     .await;
 }
 
+/// Every API answers at once without the endpoint at `address`, naming it: partial answers
+/// have the `healthy` data and a warning that it was not queried, aborted ones fail with that.
+async fn assert_left_out(gateway: &Gateway, address: &str, healthy: &[&str], timeout: Duration) {
+    let left_out = |text: &str| text.contains("not queried");
+    for (path, params) in [
+        (QUERY, &INSTANT[..]),
+        (QUERY_RANGE, &RANGE[..]),
+        (SERIES, &MATCH[..]),
+    ] {
+        let reply = gateway.get(path, params).await;
+        let warning = assert_partial(&reply, address, healthy);
+        assert!(left_out(&warning), "{path}: {warning}");
+        assert_unhindered(&reply, timeout);
+        let reply = gateway.get(path, &with(params, ABORT)).await;
+        let error = assert_abort(&reply, address);
+        assert!(left_out(&error), "{path}: {error}");
+        assert_unhindered(&reply, timeout);
+    }
+    let labels = gateway.get(LABELS, &[]).await;
+    assert!(labels.is_success(), "{}", labels.body);
+    assert!(
+        labels
+            .warnings()
+            .iter()
+            .any(|w| w.contains(address) && left_out(w)),
+        "{}",
+        labels.body
+    );
+    assert!(
+        labels.body["data"]
+            .as_array()
+            .unwrap()
+            .contains(&"source".into()),
+        "{}",
+        labels.body
+    );
+    assert_unhindered(&labels, timeout);
+    assert_abort(&gateway.get(LABELS, &[ABORT]).await, address);
+    let values = gateway.get("/api/v1/label/source/values", &[]).await;
+    assert!(
+        values
+            .warnings()
+            .iter()
+            .any(|w| w.contains(address) && left_out(w)),
+        "{}",
+        values.body
+    );
+    assert_unhindered(&values, timeout);
+}
+
 // ----- 2. endpoints that never answer --------------------------------------------------------
 
-/// An endpoint that accepts TCP connections and never speaks HTTP/2: its first Info times out,
-/// so it is unhealthy before the gateway serves its first query, `/api/v1/stores` shows it
-/// with its error, and no query waits for it — partial or not, every API answers at once.
+/// An endpoint that accepts TCP connections and never speaks HTTP/2. While the gateway's first
+/// Info round waits for it, `/-/ready` is 503 and answers name it as not yet probed; once its
+/// Info has timed out it is unhealthy in `/api/v1/stores` with its error, and answers name it
+/// as not queried. No query ever waits for it, and none is an empty success: partial answers
+/// carry a warning, aborted ones fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn silent_endpoint_is_unhealthy_and_never_queried() {
+async fn silent_endpoint_is_named_and_never_waited_for() {
     bounded(async {
         let timeout = Duration::from_secs(2);
         let healthy = serve(Arc::new(healthy_store())).await;
         let silent = SilentListener::start().await;
         let address = silent.addr().to_string();
         let started = Instant::now();
-        let gateway = Gateway::start(&[
+        let gateway = Gateway::start_unready(&[
             endpoint(healthy.addr),
             endpoint(&address),
             "--store.response-timeout=2s".into(),
         ])
         .await;
-        println!(
-            "gateway up after {:?} (its first Info round waits for the silent endpoint)",
-            started.elapsed()
-        );
+        // The first Info round waits up to the Info timeout for the silent endpoint; what
+        // is asked well before it ends must say so. (Checked only when the start was quick
+        // enough to leave that time, so a loaded machine cannot fail it.)
+        let ready = gateway.ready_status().await;
+        let reply = gateway.get(QUERY, &INSTANT).await;
+        if started.elapsed() + Duration::from_secs(1) < INFO_ROUND {
+            assert_eq!(ready, 503, "ready before its first Info round ended");
+            let warning = assert_partial(&reply, &address, &["healthy"]);
+            assert!(warning.contains("not yet probed"), "{warning}");
+            println!("before the first round: /-/ready {ready}, {warning:?}");
+        }
+        gateway.wait_ready(INFO_ROUND * 2).await;
+        println!("ready after {:?}", started.elapsed());
         assert!(silent.accepted() >= 1, "the gateway never connected");
 
         let status = gateway
@@ -427,35 +463,44 @@ async fn silent_endpoint_is_unhealthy_and_never_queried() {
                 .is_some_and(|s| s.healthy),
             "the healthy endpoint"
         );
+        assert_left_out(&gateway, &address, &["healthy"], timeout).await;
+    })
+    .await;
+}
 
-        for abort in [false, true] {
-            let extra = if abort {
-                ABORT
-            } else {
-                ("partial_response", "true")
-            };
-            let reply = gateway.get(QUERY, &with(&INSTANT, extra)).await;
-            assert_clean(&reply, &["healthy"], timeout);
-            assert_eq!(by_source(&reply)["healthy"], (1, vec![1.0]));
-            let reply = gateway.get(QUERY_RANGE, &with(&RANGE, extra)).await;
-            assert_clean(&reply, &["healthy"], timeout);
-            assert_clean(
-                &gateway.get(SERIES, &with(&MATCH, extra)).await,
-                &["healthy"],
-                timeout,
-            );
-            let labels = gateway.get(LABELS, &[extra]).await;
-            assert!(
-                labels.is_success()
-                    && labels.warnings().is_empty()
-                    && labels.elapsed < unhindered(timeout),
-                "{:?} {}",
-                labels.elapsed,
-                labels.body
-            );
-            let values = gateway.get("/api/v1/label/source/values", &[extra]).await;
-            assert_eq!(values.body["data"], serde_json::json!(["healthy"]));
-            assert_unhindered(&values, timeout);
+/// A gateway whose every endpoint is down answers no query with an empty success: `count`
+/// and `absent` of anything carry a warning naming each endpoint (and fail in abort mode),
+/// so neither a dashboard nor an `absent()` alert reads the gateway's state as the fleet's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_empty_success_when_every_endpoint_is_down() {
+    bounded(async {
+        let timeout = Duration::from_secs(2);
+        let (first, second) = (free_addr().to_string(), free_addr().to_string());
+        let gateway = Gateway::start(&[
+            endpoint(&first),
+            endpoint(&second),
+            "--store.response-timeout=2s".into(),
+        ])
+        .await;
+        for query in ["count(fault_test)", "absent(fault_test)"] {
+            let params = [("query", query), ("time", "300")];
+            let reply = gateway.get(QUERY, &params).await;
+            assert!(reply.is_success(), "{}", reply.body);
+            for address in [&first, &second] {
+                assert!(
+                    reply
+                        .warnings()
+                        .iter()
+                        .any(|w| w.contains(address.as_str())),
+                    "{query}: no warning names {address}: {}",
+                    reply.body
+                );
+            }
+            assert_unhindered(&reply, timeout);
+            println!("{query}, all down: {}", reply.body);
+            let reply = gateway.get(QUERY, &with(&params, ABORT)).await;
+            assert_abort(&reply, &first);
+            assert_abort(&reply, &second);
         }
     })
     .await;
@@ -537,7 +582,8 @@ async fn endpoint_hung_mid_answer_is_cut_at_response_timeout() {
 /// An endpoint that freezes (SIGSTOP, a network black hole: connections stay open, no byte
 /// moves) while healthy: queries, series and label calls already routed to it are cut at the
 /// response timeout with a warning or an error; the next Info round times out, the endpoint
-/// turns unhealthy in `/api/v1/stores`, and from then on queries answer at once without it.
+/// turns unhealthy in `/api/v1/stores`, and from then on queries answer at once without it,
+/// naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frozen_endpoint_is_cut_at_response_timeout_then_dropped() {
     bounded(async {
@@ -619,25 +665,7 @@ async fn frozen_endpoint_is_cut_at_response_timeout_then_dropped() {
             "unhealthy {unhealthy_after:?} after the freeze, before an Info call could time out"
         );
 
-        for extra in [("partial_response", "true"), ABORT] {
-            let reply = gateway.get(QUERY, &with(&INSTANT, extra)).await;
-            assert_clean(&reply, &["healthy"], timeout);
-            assert_eq!(by_source(&reply)["healthy"], (1, vec![1.0]));
-            assert_clean(
-                &gateway.get(SERIES, &with(&MATCH, extra)).await,
-                &["healthy"],
-                timeout,
-            );
-            let labels = gateway.get(LABELS, &[extra]).await;
-            assert!(
-                labels.is_success()
-                    && labels.warnings().is_empty()
-                    && labels.elapsed < unhindered(timeout),
-                "{:?} {}",
-                labels.elapsed,
-                labels.body
-            );
-        }
+        assert_left_out(&gateway, &address, &["healthy"], timeout).await;
     })
     .await;
 }
@@ -647,7 +675,8 @@ async fn frozen_endpoint_is_cut_at_response_timeout_then_dropped() {
 /// `--endpoint=dns+store.test:<port>` through a DNS server the test controls
 /// (`--endpoint.dns-server`). The name disappears: the endpoint, still answering Info, stays
 /// (a DNS blip must not drop a store; endpoints.rs: "one no longer discovered stays while it
-/// answered Info within `unhealthy_timeout`"), past the unhealthy timeout. Then its process
+/// answered Info within `unhealthy_timeout`"), past the unhealthy timeout, and every answer
+/// names the spec whose name fails (a warning, or the error when aborting). Then its process
 /// dies too: queries keep answering without hanging, and the endpoint leaves
 /// `/api/v1/stores` once it has not answered Info for the unhealthy timeout. Name and server
 /// back: it is used again.
@@ -698,11 +727,11 @@ async fn endpoint_gone_from_dns_leaves_after_unhealthy_timeout() {
             is_healthy(status.as_ref()),
             "an endpoint gone from DNS but answering Info must stay: {status:?}"
         );
-        assert_clean(
-            &gateway.get(QUERY, &INSTANT).await,
-            &["dns", "healthy"],
-            timeout,
-        );
+        // Still queried, and the failing name is said.
+        let spec = format!("dns+{name}:{port}");
+        let reply = gateway.get(QUERY, &INSTANT).await;
+        assert_partial(&reply, &spec, &["dns", "healthy"]);
+        assert_unhindered(&reply, timeout);
 
         // Now its process dies too.
         proxy.shutdown();
@@ -738,25 +767,19 @@ async fn endpoint_gone_from_dns_leaves_after_unhealthy_timeout() {
             stopped_at.elapsed()
         );
 
-        for extra in [("partial_response", "true"), ABORT] {
-            assert_clean(
-                &gateway.get(QUERY, &with(&INSTANT, extra)).await,
-                &["healthy"],
-                timeout,
-            );
-            let only_dns = [
-                ("query", "fault_test{source=\"dns\"}"),
-                ("time", "300"),
-                extra,
-            ];
-            let reply = gateway.get(QUERY, &only_dns).await;
-            assert_clean(&reply, &[], timeout);
-            assert_eq!(reply.body["data"]["result"], serde_json::json!([]));
-            assert_clean(
-                &gateway.get(SERIES, &with(&MATCH, extra)).await,
-                &["healthy"],
-                timeout,
-            );
+        // Gone from the set; its name still fails: never an empty success, an error when
+        // aborting.
+        let only_dns = [("query", "fault_test{source=\"dns\"}"), ("time", "300")];
+        let reply = gateway.get(QUERY, &only_dns).await;
+        let warning = assert_partial(&reply, &spec, &[]);
+        assert_eq!(reply.body["data"]["result"], serde_json::json!([]));
+        println!("gone: {warning}");
+        for (path, params) in [(QUERY, &INSTANT[..]), (SERIES, &MATCH[..])] {
+            let reply = gateway.get(path, params).await;
+            assert_partial(&reply, &spec, &["healthy"]);
+            assert_eq!(sources(&reply), ["healthy"], "{}", reply.body);
+            assert_unhindered(&reply, timeout);
+            assert_abort(&gateway.get(path, &with(params, ABORT)).await, &spec);
         }
 
         // Back in DNS and serving: used again.
@@ -840,7 +863,9 @@ async fn endpoint_gone_from_dns_but_answering_stays_with_short_unhealthy_timeout
             is_healthy(status.as_ref()),
             "an endpoint gone from DNS but answering Info must stay: {status:?}"
         );
-        assert_clean(&gateway.get(QUERY, &INSTANT).await, &["dns"], timeout);
+        let reply = gateway.get(QUERY, &INSTANT).await;
+        assert_partial(&reply, &format!("dns+{name}:{port}"), &["dns"]);
+        assert_unhindered(&reply, timeout);
     })
     .await;
 }

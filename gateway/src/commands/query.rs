@@ -94,7 +94,8 @@ fn flags(args: &QueryArgs) -> Vec<(String, String)> {
 
 pub async fn run(args: QueryArgs) -> Result<(), String> {
     let (fanout, engine) = build(&args)?;
-    fanout.refresh().await;
+    // The first discovery and Info round runs while the gateway already serves: `/-/ready`
+    // is 503 until it ends, and answers name the endpoints not yet probed.
     fanout.spawn_refresh();
     let external_labels = Labels::from_pairs(args.labels.clone());
     let _grpc = match args.grpc_address {

@@ -74,6 +74,20 @@ impl Endpoint {
     }
 }
 
+/// Where one request goes.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub usable: Vec<(Arc<Endpoint>, StoreInfo)>,
+    /// Why each endpoint the request would have used is not used: a warning of a partial
+    /// answer, or the error of an aborted one. Never silently dropped.
+    pub left_out: Vec<String>,
+}
+
+/// The error of an aborted request that left out `reasons` (all of them named), if any.
+pub fn left_out_error(reasons: &[String]) -> Option<String> {
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
 /// The endpoints currently known, by address.
 #[derive(Debug, Default)]
 pub struct EndpointSet {
@@ -128,6 +142,31 @@ impl EndpointSet {
     pub async fn check_all(&self, timeout: Duration) {
         let endpoints = self.all();
         futures_util::future::join_all(endpoints.iter().map(|e| e.check(timeout))).await;
+    }
+
+    /// The endpoints a request goes to: the healthy ones it `wants` (by their Info), and a
+    /// reason for each it would have wanted but cannot use — unhealthy (judged by its last
+    /// good Info), or never heard from (which cannot be judged, so it always counts).
+    pub fn select(&self, wants: impl Fn(&Endpoint, &StoreInfo) -> bool) -> Selection {
+        let mut selection = Selection::default();
+        for endpoint in self.all() {
+            let state = endpoint.state();
+            let reason = match (&state.info, &state.last_error) {
+                (Some(info), None) => {
+                    if wants(&endpoint, info) {
+                        selection.usable.push((endpoint, info.clone()));
+                    }
+                    continue;
+                }
+                (Some(info), Some(_)) if !wants(&endpoint, info) => continue,
+                (_, Some(error)) => format!("unhealthy, not queried: {error}"),
+                (None, None) => "not yet probed, not queried".to_owned(),
+            };
+            selection
+                .left_out
+                .push(format!("endpoint {}: {reason}", endpoint.address));
+        }
+        selection
     }
 
     /// The healthy endpoints with their Info.

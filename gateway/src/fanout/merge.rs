@@ -4,7 +4,7 @@
 //! (replicas once their replica labels are removed, or stores overlapping in time) come out
 //! together, for the caller to de-duplicate.
 
-use super::endpoints::Endpoint;
+use super::endpoints::{Endpoint, left_out_error};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +56,8 @@ pub struct Merger {
     streams: Vec<EndpointStream>,
     strategy: PartialResponse,
     pending_warnings: Vec<String>,
+    /// With the abort strategy: why the merge fails before it starts (an endpoint left out).
+    failure: Option<String>,
 }
 
 struct EndpointStream {
@@ -91,12 +93,26 @@ impl Merger {
             streams,
             strategy: options.request.partial_response,
             pending_warnings: Vec::new(),
+            failure: None,
         }
+    }
+
+    /// Endpoints the request would have read and cannot (`Selection::left_out`): warnings of
+    /// the answer, or with the abort strategy its error.
+    pub fn left_out(mut self, reasons: Vec<String>) -> Self {
+        match self.strategy {
+            PartialResponse::Warn => self.pending_warnings.extend(reasons),
+            PartialResponse::Abort => self.failure = left_out_error(&reasons),
+        }
+        self
     }
 
     /// The next merged series or warning; `None` at the end. With the abort strategy, a
     /// failing endpoint fails the whole merge with its error.
     pub async fn next(&mut self) -> Option<Result<MergeEvent, String>> {
+        if let Some(failure) = self.failure.take() {
+            return Some(Err(failure));
+        }
         for i in 0..self.streams.len() {
             if let Err(err) = self.fill(i).await {
                 return Some(Err(err));

@@ -2,7 +2,7 @@
 //! selection and partial-response rules as queries, answers merged and replica labels
 //! removed.
 
-use super::endpoints::Endpoint;
+use super::endpoints::{Endpoint, Selection, left_out_error};
 use super::merge::MergeEvent;
 use super::selection::selected;
 use super::storage::FanoutStorage;
@@ -20,36 +20,37 @@ pub struct Answer<T> {
 }
 
 impl FanoutStorage {
-    fn endpoints_for(&self, start: i64, end: i64, matchers: &[Matcher]) -> Vec<Arc<Endpoint>> {
-        self.fanout()
-            .endpoints
-            .healthy()
-            .into_iter()
-            .filter(|(e, info)| {
-                selected(
-                    info,
-                    &e.address,
-                    start,
-                    end,
-                    matchers,
-                    &self.options().store_matchers,
-                )
-            })
-            .map(|(e, _)| e)
-            .collect()
+    fn endpoints_for(&self, start: i64, end: i64, matchers: &[Matcher]) -> Selection {
+        self.fanout().select(|e, info| {
+            selected(
+                info,
+                &e.address,
+                start,
+                end,
+                matchers,
+                &self.options().store_matchers,
+            )
+        })
     }
 
-    /// Calls `call` on every endpoint concurrently, each bounded by the response timeout.
-    /// A failing endpoint is a warning naming it (partial response) or the error (abort).
+    /// Calls `call` on every usable endpoint of `selection` concurrently, each bounded by the
+    /// response timeout. A failing or left-out endpoint is a warning naming it (partial
+    /// response) or the error (abort).
     async fn call_each<T, F, Fut>(
         &self,
-        endpoints: &[Arc<Endpoint>],
+        selection: Selection,
         call: F,
     ) -> Result<(Vec<T>, Vec<String>), String>
     where
         F: Fn(StoreClient) -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
+        if self.partial_response() == PartialResponse::Abort
+            && let Some(error) = left_out_error(&selection.left_out)
+        {
+            return Err(error);
+        }
+        let endpoints: Vec<Arc<Endpoint>> = selection.usable.into_iter().map(|(e, _)| e).collect();
         let timeout = self.fanout().config.response_timeout;
         let calls = endpoints.iter().map(|endpoint| {
             let call = call(endpoint.client.clone());
@@ -62,7 +63,7 @@ impl FanoutStorage {
         });
         let results = futures_util::future::join_all(calls).await;
         let mut answers = Vec::with_capacity(endpoints.len());
-        let mut warnings = Vec::new();
+        let mut warnings = selection.left_out;
         for (endpoint, result) in endpoints.iter().zip(results) {
             match result {
                 Ok(answer) => answers.push(answer),
@@ -92,8 +93,8 @@ impl FanoutStorage {
         F: Fn(StoreClient) -> Fut,
         Fut: std::future::Future<Output = Result<LabelsResponse, StoreError>>,
     {
-        let endpoints = self.endpoints_for(start, end, matchers);
-        let (answers, mut warnings) = self.call_each(&endpoints, call).await?;
+        let selection = self.endpoints_for(start, end, matchers);
+        let (answers, mut warnings) = self.call_each(selection, call).await?;
         let mut values = Vec::new();
         for answer in answers {
             values.extend(answer.values.into_iter().filter(|v| !exclude.contains(v)));
@@ -166,21 +167,14 @@ impl FanoutStorage {
         metric: &str,
         limit: usize,
     ) -> Result<Answer<MetadataResponse>, String> {
-        let endpoints: Vec<_> = self
-            .fanout()
-            .endpoints
-            .healthy()
-            .into_iter()
-            .filter(|(_, info)| info.serves_metadata)
-            .map(|(e, _)| e)
-            .collect();
+        let selection = self.fanout().select(|_, info| info.serves_metadata);
         let request = MetadataRequest {
             metric: metric.to_string(),
             limit,
             partial_response: self.partial_response(),
         };
         let (answers, mut warnings) = self
-            .call_each(&endpoints, |client| {
+            .call_each(selection, |client| {
                 let request = request.clone();
                 async move { client.metric_metadata(request).await }
             })

@@ -15,9 +15,11 @@ mod storage;
 pub use metadata::Answer;
 pub use storage::{FanoutStorage, QueryOptions};
 
-use endpoints::EndpointSet;
-use std::sync::Arc;
+use endpoints::{Endpoint, EndpointSet, Selection};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use store_api::StoreInfo;
 
 /// Settings of the fan-out (flags of `panoptes query`).
 #[derive(Clone, Debug)]
@@ -57,6 +59,11 @@ pub struct Fanout {
     pub config: FanoutConfig,
     pub endpoints: Arc<EndpointSet>,
     discovery: discovery::Discovery,
+    /// The last discovery round's errors (a name that does not resolve, an unreadable SD
+    /// file): endpoints that may exist and are not queried.
+    discovery_errors: RwLock<Vec<String>>,
+    /// The first discovery and Info round has finished (`/-/ready`).
+    ready: AtomicBool,
 }
 
 impl Fanout {
@@ -65,6 +72,8 @@ impl Fanout {
             config,
             endpoints: Arc::new(EndpointSet::default()),
             discovery,
+            discovery_errors: RwLock::new(Vec::new()),
+            ready: AtomicBool::new(false),
         })
     }
 
@@ -75,9 +84,33 @@ impl Fanout {
             tracing::warn!(%error, "endpoint discovery");
         }
         self.endpoints.add(&resolved.addresses);
+        if let Ok(mut errors) = self.discovery_errors.write() {
+            *errors = resolved.errors.iter().map(ToString::to_string).collect();
+        }
         self.endpoints.check_all(self.config.info_timeout).await;
         self.endpoints
             .prune(&resolved.addresses, self.config.unhealthy_timeout);
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Whether the first discovery and Info round has finished: before it, requests only
+    /// reach the endpoints already probed, and say so.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The endpoints a request goes to (see [`EndpointSet::select`]), with the last
+    /// discovery round's errors among those left out.
+    pub fn select(&self, wants: impl Fn(&Endpoint, &StoreInfo) -> bool) -> Selection {
+        let mut selection = self.endpoints.select(wants);
+        if let Ok(errors) = self.discovery_errors.read() {
+            selection.left_out.extend(
+                errors
+                    .iter()
+                    .map(|error| format!("endpoint discovery failed, not queried: {error}")),
+            );
+        }
+        selection
     }
 
     /// Refreshes every `info_interval` in the background, for as long as the fan-out lives.

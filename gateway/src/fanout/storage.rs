@@ -61,23 +61,22 @@ impl FanoutStorage {
     }
 
     /// Starts merging the endpoints selected for `request` (time range, matchers,
-    /// storeMatch[]), with this request's replica labels and partial-response strategy.
+    /// storeMatch[]), with this request's replica labels and partial-response strategy; the
+    /// endpoints it would have read and cannot are its warnings (or its error).
     pub fn merge(&self, request: SeriesRequest) -> Merger {
-        let endpoints = self
-            .fanout
-            .endpoints
-            .healthy()
+        let selection = self.fanout.select(|endpoint, info| {
+            selected(
+                info,
+                &endpoint.address,
+                request.min_time,
+                request.max_time,
+                &request.matchers,
+                &self.options.store_matchers,
+            )
+        });
+        let endpoints = selection
+            .usable
             .into_iter()
-            .filter(|(endpoint, info)| {
-                selected(
-                    info,
-                    &endpoint.address,
-                    request.min_time,
-                    request.max_time,
-                    &request.matchers,
-                    &self.options.store_matchers,
-                )
-            })
             .map(|(endpoint, info)| (endpoint, info.supports_without_replica_labels))
             .collect();
         let options = MergeOptions {
@@ -88,7 +87,7 @@ impl FanoutStorage {
             replica_labels: self.replica_labels(),
             response_timeout: self.fanout.config.response_timeout,
         };
-        Merger::start(endpoints, &options)
+        Merger::start(endpoints, &options).left_out(selection.left_out)
     }
 
     async fn select_series(&self, request: SelectRequest) -> Result<SelectResult, EngineError> {

@@ -8,6 +8,7 @@ use crate::fanout::{FanoutStorage, QueryOptions};
 use crate::promql::{Engine, EngineError, EngineOptions, syntax};
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use std::sync::Arc;
@@ -34,7 +35,17 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/format_query", get(format_query).post(format_query))
         .route("/api/v1/parse_query", get(parse_query).post(parse_query))
         .route("/-/healthy", get(|| async { "Panoptes is Healthy.\n" }))
-        .route("/-/ready", get(|| async { "Panoptes is Ready.\n" }))
+        .route("/-/ready", get(ready))
+}
+
+/// 503 until the first discovery and Info round has finished, as Prometheus is not ready
+/// before its storage is; then 200.
+async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
+    if state.fanout.is_ready() {
+        (StatusCode::OK, "Panoptes is Ready.\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+    }
 }
 
 fn now_ms() -> i64 {
