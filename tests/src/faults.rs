@@ -482,6 +482,29 @@ impl Gateway {
         }
     }
 
+    /// GET `path` with `params` as text: status, content type and body (for `/federate`).
+    pub async fn get_text(&self, path: &str, params: &[(&str, &str)]) -> (u16, String, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .query(params)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} {params:?}: {e}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} {params:?}: reading the body: {e}"));
+        (status, content_type, body)
+    }
+
     /// The status code of `/-/ready`.
     pub async fn ready_status(&self) -> u16 {
         self.client

@@ -470,7 +470,8 @@ async fn silent_endpoint_is_named_and_never_waited_for() {
 
 /// A gateway whose every endpoint is down answers no query with an empty success: `count`
 /// and `absent` of anything carry a warning naming each endpoint (and fail in abort mode),
-/// so neither a dashboard nor an `absent()` alert reads the gateway's state as the fleet's.
+/// so neither a dashboard nor an `absent()` alert reads the gateway's state as the fleet's;
+/// `/federate` fails with a 500 in abort mode.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_empty_success_when_every_endpoint_is_down() {
     bounded(async {
@@ -502,6 +503,21 @@ async fn no_empty_success_when_every_endpoint_is_down() {
             assert_abort(&reply, &first);
             assert_abort(&reply, &second);
         }
+        // `/federate` has no warnings to give: with partial response it serves what it has
+        // (and logs the rest); a gateway that aborts answers Prometheus' plain-text 500.
+        let federate = [("match[]", "fault_test")];
+        let (status, _, body) = gateway.get_text("/federate", &federate).await;
+        assert_eq!((status, body.as_str()), (200, ""));
+        let strict =
+            Gateway::start(&[endpoint(&first), "--query.partial-response=false".into()]).await;
+        let (status, content_type, body) = strict.get_text("/federate", &federate).await;
+        println!("/federate, all down, aborting: {status} {body:?}");
+        assert_eq!(status, 500, "{body}");
+        assert_eq!(content_type, "text/plain; charset=utf-8");
+        assert!(
+            body.contains(&first) && body.contains("not queried"),
+            "{body}"
+        );
     })
     .await;
 }

@@ -15,16 +15,15 @@
 //!   it from stamping its target's instance), one sample per series at the federated
 //!   timestamp with the same value, however many scrapes it made;
 //! - gzip when asked; no `match[]`: 200 with an empty body (as Prometheus; our documented
-//!   choice); a bad `match[]`: 400 in Prometheus' JSON error shape.
+//!   choice); `match[]` that matches the empty string (`{__name__=~".*"}`): every series, as
+//!   Prometheus; a bad `match[]`: 400 with Prometheus' plain-text error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use panoptes_tests::data::{self, Series, Spec};
 use panoptes_tests::net::free_addr;
 use panoptes_tests::process::Panoptes;
-use panoptes_tests::prometheus::{
-    PrometheusServer, api_client, api_time, get_data, get_json, json_labels,
-};
+use panoptes_tests::prometheus::{PrometheusServer, api_client, api_time, get_data, json_labels};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -467,15 +466,52 @@ async fn prometheus_scraping_federate_stores_what_the_gateway_serves() {
     assert_eq!(response.status(), 200);
     assert!(response.bytes().await.unwrap().is_empty());
 
-    // A bad match[]: 400 with Prometheus' JSON error.
-    for bad in [r#"{job=~"("}"#, "rate(up[5m])", r#"{job=""}"#, "up{"] {
-        let (status, body) = get_json(&client, &base, "/federate", &[("match[]", bad)]).await;
-        assert_eq!(status, 400, "{bad}: {body}");
-        assert_eq!(body["status"], "error", "{bad}: {body}");
-        assert_eq!(body["errorType"], "bad_data", "{bad}: {body}");
-        assert!(
-            body["error"].as_str().is_some_and(|e| !e.is_empty()),
-            "{bad}: {body}"
+    // Selectors that match the empty string are taken, as Prometheus takes them: a
+    // federation job asking for everything gets everything.
+    for everything in [
+        r#"{__name__=~".*"}"#,
+        r#"{__name__=~".+"}"#,
+        r#"{job=~".*"}"#,
+    ] {
+        let response = client
+            .get(format!("{base}/federate"))
+            .query(&[("match[]", everything)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{everything}");
+        let all = response.text().await.unwrap();
+        assert_eq!(
+            parse_exposition(&all).1.len(),
+            lines.len(),
+            "{everything}: {all}"
+        );
+    }
+
+    // A bad match[]: 400 with Prometheus' plain-text error (Prometheus 3.5's words).
+    for (bad, error) in [
+        ("rate(up[5m])", "1:5: parse error: unexpected \"(\""),
+        (
+            "up{",
+            "1:4: parse error: unexpected end of input inside braces",
+        ),
+    ] {
+        let response = client
+            .get(format!("{base}/federate"))
+            .query(&[("match[]", bad)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; charset=utf-8",
+            "{bad}"
+        );
+        assert_eq!(
+            response.text().await.unwrap(),
+            format!("{error}\n"),
+            "{bad}"
         );
     }
 

@@ -1,6 +1,7 @@
 //! From a merged series to samples: each endpoint's chunks decoded and trimmed, replicas
-//! de-duplicated. A part whose chunks cannot be decoded is dropped with a warning naming
-//! its endpoint (partial response) or fails the request (abort).
+//! de-duplicated. A part whose chunks cannot be decoded (corrupt, or of an encoding not read
+//! yet: native histograms) is dropped with a warning naming its endpoint and series (partial
+//! response) or fails the request (abort).
 
 use super::dedup::{DedupAlgorithm, Replica, SeriesHint};
 use super::merge::MergedSeries;
@@ -44,17 +45,25 @@ pub fn samples(
         let mut failed = None;
         for chunk in &part.series.chunks {
             if chunk.encoding != ChunkEncoding::Xor {
-                continue;
+                // Native histograms: not decoded yet, and never dropped without a word.
+                let encoding = match chunk.encoding {
+                    ChunkEncoding::FloatHistogram => "FLOAT_HISTOGRAM",
+                    _ => "HISTOGRAM",
+                };
+                failed = Some(format!(
+                    "{encoding} chunks (native histograms) are not read yet"
+                ));
+                break;
             }
             if let Err(err) = decode_into(&chunk.data, &mut samples.timestamps, &mut samples.values)
             {
-                failed = Some(err);
+                failed = Some(format!("bad chunk: {err}"));
                 break;
             }
         }
         if let Some(err) = failed {
             let message = format!(
-                "endpoint {}: series {}: bad chunk: {err}",
+                "endpoint {}: series {}: {err}",
                 part.endpoint, series.labels
             );
             match strategy {
@@ -82,4 +91,69 @@ pub fn samples(
     let mut out = Samples::default();
     dedup.merge(&replicas, hint, &mut out.timestamps, &mut out.values);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fanout::merge::Part;
+    use store_api::chunk::xor_chunks;
+    use store_api::{Labels, SeriesData};
+
+    /// One series from two replicas: `a` with XOR chunks, `b` with chunks of `encoding`.
+    fn series(encoding: ChunkEncoding) -> MergedSeries {
+        let labels = Labels::from_pairs([("__name__", "m")]);
+        let good = xor_chunks(&[1, 2, 3], &[1.0, 2.0, 3.0]);
+        let mut other = good.clone();
+        for chunk in &mut other {
+            chunk.encoding = encoding;
+        }
+        let part = |endpoint: &str, chunks| Part {
+            endpoint: endpoint.into(),
+            series: SeriesData {
+                labels: labels.clone(),
+                chunks,
+            },
+        };
+        MergedSeries {
+            labels: labels.clone(),
+            parts: vec![part("a:1", good), part("b:1", other)],
+        }
+    }
+
+    #[test]
+    fn chunks_it_cannot_read_are_named_never_dropped_silently() {
+        for (encoding, name) in [
+            (ChunkEncoding::Histogram, "HISTOGRAM"),
+            (ChunkEncoding::FloatHistogram, "FLOAT_HISTOGRAM"),
+        ] {
+            let merged = series(encoding);
+            let mut warnings = Vec::new();
+            let read = samples(
+                &merged,
+                0,
+                10,
+                DedupAlgorithm::default(),
+                PartialResponse::Warn,
+                &mut warnings,
+            )
+            .unwrap();
+            assert_eq!(read.values, [1.0, 2.0, 3.0], "the readable replica's data");
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(
+                warnings[0].starts_with("endpoint b:1: series {__name__=\"m\"}: ")
+                    && warnings[0].contains(name),
+                "{warnings:?}"
+            );
+            let aborted = samples(
+                &merged,
+                0,
+                10,
+                DedupAlgorithm::default(),
+                PartialResponse::Abort,
+                &mut Vec::new(),
+            );
+            assert!(aborted.is_err_and(|e| e.contains(name) && e.contains("b:1")));
+        }
+    }
 }

@@ -2,19 +2,21 @@
 //! `match[]`, its newest sample within the lookback window, in the text exposition format
 //! 0.0.4 with explicit timestamps. Streamed: series are written as the merge yields them, so
 //! memory stays flat however many series match. No `match[]` answers 200 with an empty body,
-//! as Prometheus does.
+//! and errors are plain text, as Prometheus has them: a bad `match[]` is a 400, and with
+//! `partial_response=false` an endpoint that fails (or is left out) before the first series
+//! is a 500; one failing later cuts the body short, so the scrape fails rather than taking
+//! partial data. With partial response, what an endpoint could not give is logged.
 
 use super::AppState;
-use super::api::selector_matchers;
-use super::envelope::{ApiError, respond};
 use super::params::Params;
 use crate::fanout::merge::{MergeEvent, MergedSeries, Merger};
 use crate::fanout::{FanoutStorage, QueryOptions, decode};
 use crate::promql::functions::format::go_g;
+use crate::promql::syntax;
 use crate::promql::value::is_stale_nan;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,14 +28,14 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     let params = Params::from_query(query.as_deref());
-    let selectors: Result<Vec<_>, ApiError> = params
+    let selectors: Result<Vec<_>, String> = params
         .get_all("match[]")
         .into_iter()
-        .map(|s| selector_matchers(s).map_err(ApiError::bad_data))
+        .map(|s| syntax::parse_metric_selector(s).map_err(|e| e.to_string()))
         .collect();
     let selectors = match selectors {
         Ok(s) => s,
-        Err(e) => return respond(Err(e)),
+        Err(e) => return plain_error(StatusCode::BAD_REQUEST, &e),
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -41,17 +43,26 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
         .unwrap_or(0);
     let lookback = state.engine.options().lookback_delta_ms;
     let storage = FanoutStorage::new(state.fanout.clone(), QueryOptions::default());
-    let mergers: Vec<Merger> = selectors
+    let mut mergers: Vec<Merger> = selectors
         .into_iter()
-        .map(|matchers| {
+        .map(|selector| {
             storage.merge(SeriesRequest {
                 min_time: now - lookback + 1,
                 max_time: now,
-                matchers,
+                matchers: selector.matchers,
                 ..Default::default()
             })
         })
         .collect();
+    // The first series of each selector before the status line, so that a failure known by
+    // then is the status.
+    let mut heads = Vec::with_capacity(mergers.len());
+    for merger in &mut mergers {
+        match next_series(merger).await {
+            Ok(head) => heads.push(head),
+            Err(error) => return plain_error(StatusCode::INTERNAL_SERVER_ERROR, &error),
+        }
+    }
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let writer = Writer {
         external: state.external_labels.clone(),
@@ -62,12 +73,28 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
         family: None,
         buffer: String::new(),
     };
-    tokio::spawn(writer.run(mergers, sender));
+    tokio::spawn(writer.run(mergers, heads, sender));
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
     let mut response = body.into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    response
+}
+
+/// An error as Prometheus' `http.Error` writes it: plain text and a newline.
+fn plain_error(status: StatusCode, message: &str) -> Response {
+    tracing::warn!(%status, error = %message, "federate");
+    let mut response = (status, format!("{message}\n")).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -86,32 +113,44 @@ struct Writer {
 const FLUSH_BYTES: usize = 64 << 10;
 
 impl Writer {
+    /// Writes the union of the selectors' series; `heads` are their first series. A failure
+    /// (abort strategy) ends the body with an error, which the client sees as a cut answer.
     async fn run(
         mut self,
         mut mergers: Vec<Merger>,
+        mut heads: Vec<Option<MergedSeries>>,
         sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
     ) {
-        let mut heads: Vec<Option<MergedSeries>> = Vec::with_capacity(mergers.len());
-        for merger in &mut mergers {
-            heads.push(next_series(merger).await);
+        if let Err(error) = self.write_union(&mut mergers, &mut heads, &sender).await {
+            tracing::warn!(%error, "federate: answer cut");
+            let _ = sender.send(Err(std::io::Error::other(error))).await;
         }
+    }
+
+    async fn write_union(
+        &mut self,
+        mergers: &mut [Merger],
+        heads: &mut [Option<MergedSeries>],
+        sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+    ) -> Result<(), String> {
         // The union of the selectors: the smallest head, once even if several match.
         while let Some(min) = heads.iter().flatten().map(|s| s.labels.clone()).min() {
             let mut chosen = None;
             for (i, head) in heads.iter_mut().enumerate() {
                 if head.as_ref().is_some_and(|s| s.labels == min) {
                     chosen = head.take();
-                    *head = next_series(&mut mergers[i]).await;
+                    *head = next_series(&mut mergers[i]).await?;
                 }
             }
             if let Some(series) = chosen {
-                self.write(&series);
+                self.write(&series)?;
             }
-            if self.buffer.len() > FLUSH_BYTES && !self.flush(&sender).await {
-                return;
+            if self.buffer.len() > FLUSH_BYTES && !self.flush(sender).await {
+                return Ok(()); // The client went away.
             }
         }
-        self.flush(&sender).await;
+        self.flush(sender).await;
+        Ok(())
     }
 
     async fn flush(&mut self, sender: &mpsc::Sender<Result<Bytes, std::io::Error>>) -> bool {
@@ -119,23 +158,24 @@ impl Writer {
         chunk.is_empty() || sender.send(Ok(Bytes::from(chunk))).await.is_ok()
     }
 
-    fn write(&mut self, series: &MergedSeries) {
+    fn write(&mut self, series: &MergedSeries) -> Result<(), String> {
         let mut warnings = Vec::new();
-        let Ok(samples) = decode::samples(
+        let samples = decode::samples(
             series,
             self.min,
             self.max,
             self.dedup,
             self.strategy,
             &mut warnings,
-        ) else {
-            return;
-        };
+        )?;
+        for warning in warnings {
+            tracing::warn!(%warning, "federate: partial data");
+        }
         let (Some(&t), Some(&v)) = (samples.timestamps.last(), samples.values.last()) else {
-            return;
+            return Ok(());
         };
         if is_stale_nan(v) {
-            return;
+            return Ok(());
         }
         let name = series.labels.get(METRIC_NAME).unwrap_or("");
         if self.family.as_deref() != Some(name) {
@@ -155,18 +195,21 @@ impl Writer {
         self.buffer.push(' ');
         self.buffer.push_str(&t.to_string());
         self.buffer.push('\n');
+        Ok(())
     }
 }
 
-async fn next_series(merger: &mut Merger) -> Option<MergedSeries> {
+/// The merge's next series; warnings (partial response) are logged, a failure (abort) is
+/// the error.
+async fn next_series(merger: &mut Merger) -> Result<Option<MergedSeries>, String> {
     loop {
-        match merger.next().await? {
-            Ok(MergeEvent::Series(series)) => return Some(series),
-            Ok(MergeEvent::Warning(warning)) => tracing::warn!(%warning, "federate: partial data"),
-            Err(error) => {
-                tracing::warn!(%error, "federate: endpoint failed");
-                return None;
+        match merger.next().await {
+            None => return Ok(None),
+            Some(Ok(MergeEvent::Series(series))) => return Ok(Some(series)),
+            Some(Ok(MergeEvent::Warning(warning))) => {
+                tracing::warn!(%warning, "federate: partial data")
             }
+            Some(Err(error)) => return Err(error),
         }
     }
 }

@@ -33,6 +33,15 @@ pub fn parse_selector(query: &str) -> Result<VectorSelector, ParseError> {
     Ok(selector)
 }
 
+/// A series selector as `/federate` takes its `match[]` (Prometheus' `ParseMetricSelector`):
+/// [`parse_selector`] without its checks, so `{__name__=~".*"}` selects every series (and
+/// `a{__name__="b"}` none).
+pub fn parse_metric_selector(query: &str) -> Result<VectorSelector, ParseError> {
+    parser::Parser::new(query)
+        .parse_selector()
+        .map(|(selector, _)| selector)
+}
+
 /// A string as PromQL writes it (Go's `strconv.Quote`).
 pub fn quote(s: &str) -> String {
     go_quote(s)
