@@ -129,61 +129,130 @@ fn cpu_of_threads(name: &str) -> Duration {
     Duration::from_millis(ticks * 1000 / ticks_per_second)
 }
 
-/// A query dropped mid-evaluation (a client that went away) stops burning CPU at once: the
-/// evaluation threads' CPU time, read from the kernel, stops growing. Uncanceled, this
-/// query evaluates for several seconds; the probe window is one second, in which a running
-/// evaluation burns at least half a core even beside two CPU hogs on two cores.
-#[test]
-fn a_dropped_query_stops_evaluating() {
-    const THREADS: &str = "cancel-probe";
-    const WINDOW: Duration = Duration::from_secs(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name(THREADS)
+/// A runtime whose threads (workers and blocking pool) are named `name`.
+fn runtime(name: &str, workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(name)
         .enable_time()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A subquery of a year at a 1 ms step over data of a few hours: billions of (mostly empty)
+/// inner steps, minutes of CPU.
+const HEAVY_SUBQUERY: &str = "rate(m[1y:1ms])";
+
+/// A query dropped mid-evaluation (a client that went away) stops burning CPU at once: the
+/// evaluation threads' CPU time, read from the kernel, stops growing. Uncanceled, these
+/// queries evaluate for seconds (the range function) or minutes (the subquery, which is
+/// evaluated while the outer query is planned); the probe window is one second, in which a
+/// running evaluation burns at least half a core even beside two CPU hogs on two cores.
+#[test]
+fn a_dropped_query_stops_evaluating() {
+    const WINDOW: Duration = Duration::from_secs(1);
+    let queries: [(&str, &str, bool); 2] = [
+        ("drop-range", "quantile_over_time(0.5, m[4h])", true),
+        ("drop-subquery", HEAVY_SUBQUERY, false),
+    ];
+    for (threads, query, range) in queries {
+        let runtime = runtime(threads, 1);
+        let store = Arc::new(storage());
+        let engine = engine(EngineOptions::default());
+        let running = {
+            let (store, engine) = (store.clone(), engine.clone());
+            runtime.spawn(async move {
+                if range {
+                    engine
+                        .range_query(&*store, query, 0, 15_000_000, 2_000)
+                        .await
+                } else {
+                    engine.instant_query(&*store, query, 15_000_000).await
+                }
+            })
+        };
+        // Wait until it evaluates: its threads burn CPU.
+        let started = std::time::Instant::now();
+        while cpu_of_threads(threads) < Duration::from_millis(200) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{query} never ran"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            !running.is_finished(),
+            "{query} ended before it could be dropped"
+        );
+        running.abort();
+        let dropped_at = cpu_of_threads(threads);
+        std::thread::sleep(WINDOW);
+        let after = cpu_of_threads(threads) - dropped_at;
+        println!("{query}: CPU burnt in the {WINDOW:?} after the drop: {after:?}");
+        assert!(
+            after < WINDOW / 5,
+            "{query}: a dropped query went on evaluating: {after:?} of CPU in the {WINDOW:?} \
+             after it"
+        );
+        // And the engine still answers.
+        let answer = runtime
+            .block_on(engine.instant_query(&*store, "count(m)", 15_000_000))
+            .unwrap();
+        assert_eq!(answer.value.type_name(), "vector");
+    }
+}
+
+/// Heavy subqueries, twice as many as the runtime has workers, starve nothing: a cheap query
+/// beside them answers as if they were not there (they evaluate on blocking threads, not on
+/// the workers that serve requests). The bound is a second; a starved runtime would answer
+/// only when a subquery ends, minutes later.
+#[test]
+fn heavy_subqueries_do_not_starve_other_queries() {
+    const WORKERS: usize = 2;
+    let runtime = runtime("stall-probe", WORKERS);
     let store = Arc::new(storage());
     let engine = engine(EngineOptions::default());
-    let query = {
-        let (store, engine) = (store.clone(), engine.clone());
-        runtime.spawn(async move {
-            engine
-                .range_query(
-                    &*store,
-                    "quantile_over_time(0.5, m[4h])",
-                    0,
-                    15_000_000,
-                    2_000,
-                )
-                .await
+    let heavy: Vec<_> = (0..2 * WORKERS)
+        .map(|_| {
+            let (store, engine) = (store.clone(), engine.clone());
+            runtime.spawn(async move {
+                engine
+                    .instant_query(&*store, HEAVY_SUBQUERY, 15_000_000)
+                    .await
+            })
         })
-    };
-    // Wait until it evaluates: its threads burn CPU.
-    let started = std::time::Instant::now();
-    while cpu_of_threads(THREADS) < Duration::from_millis(200) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the query never ran"
-        );
-        std::thread::sleep(Duration::from_millis(10));
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        // Spawned, so that it needs a worker (the test thread waits on a plain channel,
+        // which needs none).
+        let (done, answered) = std::sync::mpsc::channel();
+        let (cheap_store, cheap_engine) = (store.clone(), engine.clone());
+        let started = std::time::Instant::now();
+        runtime.spawn(async move {
+            let answer = cheap_engine
+                .instant_query(&*cheap_store, "count(m)", 15_000_000)
+                .await;
+            let _ = done.send(answer);
+        });
+        let answer = answered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the cheap query answered within 10 s")
+            .unwrap();
+        assert_eq!(answer.value.type_name(), "vector");
+        slowest = slowest.max(started.elapsed());
     }
-    assert!(
-        !query.is_finished(),
-        "the query ended before it could be dropped"
+    println!(
+        "cheap query beside {} heavy subqueries: slowest of 5 {slowest:?}",
+        2 * WORKERS
     );
-    query.abort();
-    let dropped_at = cpu_of_threads(THREADS);
-    std::thread::sleep(WINDOW);
-    let after = cpu_of_threads(THREADS) - dropped_at;
-    println!("CPU burnt in the {WINDOW:?} after the drop: {after:?}");
     assert!(
-        after < WINDOW / 5,
-        "a dropped query went on evaluating: {after:?} of CPU in the {WINDOW:?} after it"
+        heavy.iter().all(|h| !h.is_finished()),
+        "the heavy subqueries ended"
     );
-    // And the engine still answers.
-    let answer = runtime
-        .block_on(engine.instant_query(&*store, "count(m)", 15_000_000))
-        .unwrap();
-    assert_eq!(answer.value.type_name(), "vector");
+    assert!(slowest < Duration::from_secs(1), "starved: {slowest:?}");
+    for h in &heavy {
+        h.abort();
+    }
 }

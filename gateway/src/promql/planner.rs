@@ -10,7 +10,6 @@ use super::exec::function::{
 use super::exec::info::{self, InfoOp, InfoSpec};
 use super::exec::range::{RangeFunctionOp, RangeSource};
 use super::exec::scan::{EvalTime, VectorScan};
-use super::exec::subquery::evaluate_matrix;
 use super::exec::{BoxOperator, NumberOp, QueryContext, SeriesMeta, StepTimeOp, Steps};
 use super::functions::{self, FunctionKind, Position, RangeFunction, SpecialFunction};
 use super::logical::{At, Expr, Extension, Selector, TimeModifier, ValueType};
@@ -150,7 +149,8 @@ impl<'a> Planner<'a> {
                 step: step_ms,
             };
             let inner = self.build(expr, inner_steps).await?;
-            let matrix = evaluate_matrix(&self.ctx, inner)?;
+            // On a blocking thread, as the whole query is: a subquery can be as costly.
+            let matrix = super::evaluate(&self.ctx, inner).await?;
             Ok(RangeSource {
                 series: matrix.series.to_vec(),
                 timestamps: matrix.timestamps,
