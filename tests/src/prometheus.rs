@@ -86,7 +86,9 @@ impl PrometheusServer {
         Self::launch(version, Some(blocks), work_dir, &[], "", flags)
     }
 
-    fn launch(
+    /// Everything chosen: the version, blocks (or an empty data directory), external labels,
+    /// configuration appended after `global` and extra flags.
+    pub fn launch(
         version: Version,
         blocks: Option<&Path>,
         work_dir: &Path,

@@ -165,6 +165,13 @@ impl Store for SidecarStore {
     async fn info(&self) -> Result<StoreInfo, StoreError> {
         let external = self.refresh_external_labels().await?;
         let tsdb = self.prometheus.tsdb_status().await?;
+        // A Prometheus that stores nothing yet (just started) reports an empty range; it
+        // ingests in the present, so its data starts now: advertised so, the gateway does not
+        // leave it out until the next Info.
+        let nothing_stored = tsdb.min_time == i64::MAX;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         Ok(StoreInfo {
             component: Component::Sidecar,
             label_sets: if external.is_empty() {
@@ -172,10 +179,14 @@ impl Store for SidecarStore {
             } else {
                 vec![external]
             },
-            min_time: tsdb.min_time,
+            min_time: if nothing_stored {
+                now_ms
+            } else {
+                tsdb.min_time
+            },
             // A Prometheus that ingests has new samples before the next Info: its range stays
             // open-ended (as Thanos' sidecar advertises it). One that does not has a real end.
-            max_time: if tsdb.head_series > 0 {
+            max_time: if tsdb.head_series > 0 || nothing_stored {
                 i64::MAX
             } else {
                 // An empty head starts where the newest block ends: its exclusive end.
