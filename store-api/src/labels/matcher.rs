@@ -1,8 +1,9 @@
-//! Label matchers: `=`, `!=`, `=~`, `!~` with fully anchored regexes, as Prometheus has them.
+//! Label matchers: `=`, `!=`, `=~`, `!~` with fully anchored regexes in Go's syntax, as
+//! Prometheus has them.
 
 use super::Labels;
+use super::goregex::GoRegex;
 use crate::error::StoreError;
-use regex::Regex;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,8 +38,8 @@ pub struct Matcher {
 enum Test {
     Equal,
     NotEqual,
-    Regex(Regex),
-    NotRegex(Regex),
+    Regex(GoRegex),
+    NotRegex(GoRegex),
 }
 
 impl PartialEq for Matcher {
@@ -138,10 +139,10 @@ impl fmt::Display for Matcher {
     }
 }
 
-/// Prometheus anchors regexes at both ends and lets `.` match newlines.
-fn anchored(pattern: &str) -> Result<Regex, StoreError> {
-    Regex::new(&format!("^(?s:{pattern})$"))
-        .map_err(|e| StoreError::InvalidArgument(format!("invalid regex {pattern:?}: {e}")))
+/// Prometheus anchors regexes at both ends and lets `.` match newlines; Go's syntax and
+/// limits, and its error words (`error parsing regexp: ...`).
+fn anchored(pattern: &str) -> Result<GoRegex, StoreError> {
+    GoRegex::new(pattern).map_err(|e| StoreError::InvalidArgument(e.to_string()))
 }
 
 #[cfg(test)]
@@ -189,6 +190,9 @@ mod tests {
     #[test]
     fn bad_regex_is_an_error_not_a_panic() {
         let err = Matcher::new(MatchOp::Regex, "l", "(").unwrap_err();
-        assert!(err.to_string().contains("invalid regex"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "invalid argument: error parsing regexp: missing closing ): `(`"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Label sets and label matchers with Prometheus' semantics.
 
+mod goregex;
 mod matcher;
 
+pub use goregex::{GoRegex, Groups, RegexError};
 pub use matcher::{MatchOp, Matcher, matches_all, without_external};
 
 use std::fmt;

@@ -2,9 +2,9 @@
 //! semantics. Both validate once ([`LabelReplace::new`], [`LabelJoin::new`]) and then apply to
 //! each series; an empty result removes the destination label.
 
-use super::goregex::GoRegex;
 use crate::promql::error::EngineError;
 use store_api::Labels;
+use store_api::labels::GoRegex;
 
 /// `label_replace(v, dst, replacement, src, regex)`, validated and compiled.
 #[derive(Clone, Debug)]
@@ -19,7 +19,7 @@ pub struct LabelReplace {
 impl LabelReplace {
     /// Compiles `regex` (fully anchored) and checks `dst`, with Prometheus' errors.
     pub fn new(dst: &str, replacement: &str, src: &str, regex: &str) -> Result<Self, EngineError> {
-        let compiled = GoRegex::new(regex).ok_or_else(|| {
+        let compiled = GoRegex::new(regex).map_err(|_| {
             EngineError::Execution(format!(
                 "invalid regular expression in label_replace(): {regex}"
             ))

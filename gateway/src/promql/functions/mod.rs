@@ -6,7 +6,6 @@
 pub mod annotations;
 pub mod calendar;
 pub mod format;
-mod goregex;
 pub mod histogram;
 pub mod labels;
 pub mod math;

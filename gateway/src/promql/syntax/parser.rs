@@ -426,7 +426,7 @@ impl<'a> Parser<'a> {
             let value_token = self.expect(TokenKind::String, CONTEXT, "string")?;
             let value = self.string(value_token)?;
             let matcher = Matcher::new(op, name, value)
-                .map_err(|e| self.error(token.start, e.to_string()))?;
+                .map_err(|e| self.error(token.start, e.message().to_owned()))?;
             matchers.push(matcher);
             self.after_matcher()?;
         }

@@ -278,6 +278,43 @@ fn errors_word_for_word_as_prometheus() {
     }
 }
 
+/// Regexes in matchers have Go's syntax and limits, refused in its words (as a live
+/// Prometheus 3.5 answered these).
+#[test]
+fn regex_errors_word_for_word_as_prometheus_3_5() {
+    for (query, want) in [
+        (
+            r#"up{a=~"x**"}"#,
+            "1:4: parse error: error parsing regexp: invalid nested repetition operator: `**`",
+        ),
+        (
+            r#"up{a=~"x{1001}"}"#,
+            "1:4: parse error: error parsing regexp: invalid repeat count: `{1001}`",
+        ),
+        (
+            r#"up{a=~"x{2,1}"}"#,
+            "1:4: parse error: error parsing regexp: invalid repeat count: `{2,1}`",
+        ),
+        (
+            r#"up{a=~"\\C"}"#,
+            "1:4: parse error: error parsing regexp: invalid escape sequence: `\\C`",
+        ),
+        (
+            r#"{job=~"("}"#,
+            "1:2: parse error: error parsing regexp: missing closing ): `(`",
+        ),
+        (
+            r#"up{a!~"a)"}"#,
+            "1:4: parse error: error parsing regexp: unexpected ): `a)`",
+        ),
+    ] {
+        assert_eq!(error(query), want, "{query}");
+    }
+    for fine in [r#"up{a=~"x{1000}"}"#, r#"up{a=~"(x*)*"}"#, r#"up{a=~"^*"}"#] {
+        assert!(super::parse(fine).is_ok(), "{fine}");
+    }
+}
+
 #[test]
 fn strings_unquote_as_go_does() {
     let value = |s: &str| unquote(s).map(|l| l.value);
