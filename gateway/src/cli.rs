@@ -82,7 +82,7 @@ pub struct QueryArgs {
     #[arg(long = "query.partial-response", default_value_t = true, action = clap::ArgAction::Set)]
     pub partial_response: bool,
 
-    /// An endpoint that sends nothing for this long is given up.
+    /// An endpoint whose whole answer has not arrived within this is given up.
     #[arg(long = "store.response-timeout", default_value = "30s", value_parser = parse_duration)]
     pub response_timeout: Duration,
 

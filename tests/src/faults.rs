@@ -40,6 +40,8 @@ pub enum Fault {
     /// Every chunk is undecodable: valid XOR chunks cut to half their length, or random
     /// bytes behind a header that declares more samples than they hold.
     GarbageChunks,
+    /// Every frame comes this long after the one before: a store that answers, slowly.
+    Drip(Duration),
 }
 
 /// A [`MemoryStore`] whose Series answers carry a [`Fault`]; Info and the label calls answer
@@ -95,6 +97,12 @@ impl Store for FaultStore {
                         Ok(SeriesFrame::Series(series))
                     }
                     other => other,
+                })
+                .boxed(),
+            Fault::Drip(every) => frames
+                .then(move |frame| async move {
+                    tokio::time::sleep(every).await;
+                    frame
                 })
                 .boxed(),
         })

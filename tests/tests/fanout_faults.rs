@@ -595,6 +595,62 @@ async fn endpoint_hung_mid_answer_is_cut_at_response_timeout() {
     .await;
 }
 
+/// An endpoint that drips its answer, a frame a second (20 series: 20 s), is cut at the
+/// response timeout counted from the request, not from its last frame: the partial answer
+/// keeps the healthy store's data and names it, the aborted one fails. And `--query.timeout`
+/// bounds the wait on storage too: with a response timeout longer than the query timeout,
+/// the query fails at the query timeout rather than when the store is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dripping_endpoint_is_cut_at_response_timeout() {
+    bounded(async {
+        let timeout = Duration::from_secs(2);
+        let healthy = serve(Arc::new(healthy_store())).await;
+        let (store, _stalls) =
+            FaultStore::new(many("drip", 5.0), Fault::Drip(Duration::from_secs(1)));
+        let drip = serve(store).await;
+        let address = drip.addr.to_string();
+        let gateway = Gateway::start(&[
+            endpoint(healthy.addr),
+            endpoint(&address),
+            "--store.response-timeout=2s".into(),
+        ])
+        .await;
+        let abort_instant = with(&INSTANT, ABORT);
+        let (partial, abort) = tokio::join!(
+            gateway.get(QUERY, &INSTANT),
+            gateway.get(QUERY, &abort_instant)
+        );
+        let warning = assert_partial(&partial, &address, &["healthy"]);
+        assert!(warning.contains("not complete within 2s"), "{warning}");
+        assert_cut_at(&partial, timeout);
+        println!("dripping, partial: {:?}, {warning:?}", partial.elapsed);
+        let error = assert_abort(&abort, &address);
+        assert_cut_at(&abort, timeout);
+        println!(
+            "dripping, abort: {} in {:?}: {error}",
+            abort.status, abort.elapsed
+        );
+
+        let query_timeout = Duration::from_secs(3);
+        let slow_stores = Gateway::start(&[
+            endpoint(healthy.addr),
+            endpoint(&address),
+            "--store.response-timeout=60s".into(),
+            "--query.timeout=3s".into(),
+        ])
+        .await;
+        let reply = slow_stores.get(QUERY, &INSTANT).await;
+        println!(
+            "query timeout: {} in {:?}: {}",
+            reply.status, reply.elapsed, reply.body
+        );
+        assert_eq!(reply.body["status"], "error", "{}", reply.body);
+        assert_eq!(reply.body["errorType"], "timeout", "{}", reply.body);
+        assert_cut_at(&reply, query_timeout);
+    })
+    .await;
+}
+
 /// An endpoint that freezes (SIGSTOP, a network black hole: connections stay open, no byte
 /// moves) while healthy: queries, series and label calls already routed to it are cut at the
 /// response timeout with a warning or an error; the next Info round times out, the endpoint

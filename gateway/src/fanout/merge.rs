@@ -48,7 +48,8 @@ pub struct MergeOptions {
     pub request: SeriesRequest,
     /// Replica labels to remove (empty when not de-duplicating).
     pub replica_labels: Vec<String>,
-    /// No data from an endpoint for this long: the endpoint is given up (partial response).
+    /// An endpoint's whole answer must arrive within this, or it is given up (partial
+    /// response).
     pub response_timeout: Duration,
 }
 
@@ -182,17 +183,19 @@ async fn read_endpoint(
     let mut request = options.request.clone();
     request.without_replica_labels = options.replica_labels.clone();
     let strip_here = !supports_without && !options.replica_labels.is_empty();
+    // The response timeout bounds the whole answer: a store that drips frames is cut too.
     let timeout = options.response_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
     let outcome = async {
-        let mut stream = tokio::time::timeout(timeout, endpoint.client.series(request))
+        let mut stream = tokio::time::timeout_at(deadline, endpoint.client.series(request))
             .await
             .map_err(|_| format!("no answer within {timeout:?}"))?
             .map_err(|e| e.to_string())?;
         let mut previous: Option<Labels> = None;
         let mut buffered: Vec<SeriesData> = Vec::new();
         loop {
-            let frame = match tokio::time::timeout(timeout, stream.next()).await {
-                Err(_) => return Err(format!("no data for {timeout:?}")),
+            let frame = match tokio::time::timeout_at(deadline, stream.next()).await {
+                Err(_) => return Err(format!("answer not complete within {timeout:?}")),
                 Ok(None) => break,
                 Ok(Some(frame)) => frame.map_err(|e| e.to_string())?,
             };

@@ -30,7 +30,8 @@ pub struct FanoutConfig {
     pub dedup: dedup::DedupAlgorithm,
     /// `--query.partial-response`: answer with warnings when an endpoint fails.
     pub partial_response: bool,
-    /// `--store.response-timeout`: an endpoint silent this long is given up.
+    /// `--store.response-timeout`: an endpoint whose whole answer has not arrived within this
+    /// is given up.
     pub response_timeout: Duration,
     /// How often endpoints are discovered and their Info polled, and Info's timeout.
     pub info_interval: Duration,

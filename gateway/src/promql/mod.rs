@@ -64,8 +64,43 @@ impl Engine {
         &self.options
     }
 
-    /// Evaluates `query` at one instant (milliseconds).
+    /// Evaluates `query` at one instant (milliseconds), within the query timeout.
     pub async fn instant_query(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        time_ms: i64,
+    ) -> Result<QueryResult, EngineError> {
+        self.within_timeout(self.instant(storage, query, time_ms))
+            .await
+    }
+
+    /// Evaluates `query` at every step from `start_ms` to `end_ms` inclusive, within the query
+    /// timeout.
+    pub async fn range_query(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, EngineError> {
+        self.within_timeout(self.range(storage, query, start_ms, end_ms, step_ms))
+            .await
+    }
+
+    /// The timeout bounds the whole query, waiting on storage included (the evaluation checks
+    /// it between batches too); a query cut here is dropped, which cancels its evaluation.
+    async fn within_timeout(
+        &self,
+        query: impl Future<Output = Result<QueryResult, EngineError>>,
+    ) -> Result<QueryResult, EngineError> {
+        tokio::time::timeout(self.options.timeout, query)
+            .await
+            .unwrap_or_else(|_| Err(EngineError::Timeout("query execution".into())))
+    }
+
+    async fn instant(
         &self,
         storage: &dyn Storage,
         query: &str,
@@ -116,8 +151,7 @@ impl Engine {
         Ok(self.finish(value, &planner, &ctx))
     }
 
-    /// Evaluates `query` at every step from `start_ms` to `end_ms` inclusive.
-    pub async fn range_query(
+    async fn range(
         &self,
         storage: &dyn Storage,
         query: &str,

@@ -665,6 +665,7 @@ mod tests {
         ) -> Result<Vec<(String, f64)>, String> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
+                .enable_time()
                 .build()
                 .unwrap();
             let result = rt
