@@ -86,6 +86,12 @@ pub struct QueryArgs {
     #[arg(long = "store.response-timeout", default_value = "30s", value_parser = parse_duration)]
     pub response_timeout: Duration,
 
+    /// The longest a replica may keep a query waiting once another replica of its shard has
+    /// made progress (less for a replica that usually answers faster): then it is cut, with a
+    /// warning, and the answer is built from what arrived.
+    #[arg(long = "store.replica-grace", default_value = "2s", value_parser = parse_duration)]
+    pub replica_grace: Duration,
+
     /// An endpoint no longer discovered and not answering this long leaves the set.
     #[arg(long = "store.unhealthy-timeout", default_value = "5m", value_parser = parse_duration)]
     pub unhealthy_timeout: Duration,

@@ -263,6 +263,14 @@ impl Proxy {
         }
     }
 
+    /// Relays again (the frozen connections are closed, the way a peer resumed by SIGCONT after
+    /// its connections timed out starts over).
+    pub fn thaw(&self) {
+        self.mode.send_replace(ProxyMode::Forward);
+        self.kill_connections();
+        self.frozen.store(0, Ordering::SeqCst);
+    }
+
     /// Stops listening and closes every connection: connecting now fails.
     pub fn shutdown(&self) {
         self.accept.abort();

@@ -595,6 +595,104 @@ async fn endpoint_hung_mid_answer_is_cut_at_response_timeout() {
     .await;
 }
 
+/// An HA pair: two replicas of one shard (external labels `replica="a"|"b"`, the same
+/// series), the gateway de-duplicating by `replica`. One freezes (a black hole, as SIGSTOP):
+/// queries, the series API and label calls answer once the grace after the other replica's
+/// answer is over (`--store.replica-grace=1s`) — not at the 10 s response timeout — with the
+/// full data and a warning naming
+/// the frozen one, partial or not (the data is whole). Thawed, it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_replica_is_cut_after_the_grace() {
+    bounded(async {
+        let (response_timeout, grace) = (Duration::from_secs(10), Duration::from_secs(1));
+        let replica = |name: &str| {
+            MemoryStore::new(
+                Labels::from_pairs([("replica", name)]),
+                (0..20).map(|n| series("pair", &[("n", &format!("{n:02}"))], 7.0)),
+            )
+        };
+        let a = serve(Arc::new(replica("a"))).await;
+        let (b_store, _stalls) = FaultStore::new(replica("b"), Fault::None);
+        let b = serve(b_store).await;
+        let proxy = Proxy::start(b.addr).await;
+        let frozen = proxy.addr().to_string();
+        let gateway = Gateway::start(&[
+            endpoint(a.addr),
+            endpoint(&frozen),
+            "--query.replica-label=replica".into(),
+            "--store.response-timeout=10s".into(),
+            "--store.replica-grace=1s".into(),
+        ])
+        .await;
+        assert_clean(
+            &gateway.get(QUERY, &INSTANT).await,
+            &["pair"],
+            response_timeout,
+        );
+
+        proxy.freeze().await;
+        let abort_instant = with(&INSTANT, ABORT);
+        let (instant, abort, range, series, labels, values) = tokio::join!(
+            gateway.get(QUERY, &INSTANT),
+            gateway.get(QUERY, &abort_instant),
+            gateway.get(QUERY_RANGE, &RANGE),
+            gateway.get(SERIES, &MATCH),
+            gateway.get(LABELS, &[]),
+            gateway.get("/api/v1/label/n/values", &[]),
+        );
+        for (what, reply) in [
+            ("instant", &instant),
+            ("abort", &abort),
+            ("range", &range),
+            ("series", &series),
+            ("labels", &labels),
+            ("values", &values),
+        ] {
+            assert!(reply.is_success(), "{what}: {}", reply.body);
+            assert!(
+                reply
+                    .warnings()
+                    .iter()
+                    .any(|w| w.contains(&frozen) && w.contains("cut")),
+                "{what}: no warning names the frozen replica: {}",
+                reply.body
+            );
+            // Within the grace after the healthy replica's answer (it adapts to the replica's
+            // usual latency, milliseconds here, but is never less than 1 s: so 1 s), far
+            // below the response timeout; the bound leaves a second for a loaded machine.
+            assert!(
+                reply.elapsed < grace * 2 && reply.elapsed < response_timeout,
+                "{what}: took {:?}",
+                reply.elapsed
+            );
+            println!(
+                "frozen replica, {what}: {:?}, {:?}",
+                reply.elapsed,
+                reply.warnings()
+            );
+        }
+        assert_eq!(by_source(&instant)["pair"], (20, vec![7.0; 20]));
+        assert_eq!(by_source(&abort)["pair"], (20, vec![7.0; 20]));
+        assert_eq!(by_source(&range)["pair"], (20, vec![7.0; 220]));
+        assert_eq!(values.body["data"].as_array().map(Vec::len), Some(20));
+
+        // Thawed: answers are whole and clean again once it is reconnected.
+        proxy.thaw();
+        let thawed = Instant::now();
+        loop {
+            let reply = gateway.get(QUERY, &INSTANT).await;
+            assert_eq!(by_source(&reply)["pair"], (20, vec![7.0; 20]));
+            if reply.warnings().is_empty() {
+                println!("clean again {:?} after the thaw", thawed.elapsed());
+                break;
+            }
+            assert!(thawed.elapsed() < INFO_ROUND * 3, "{}", reply.body);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+}
+
 /// An endpoint that drips its answer, a frame a second (20 series: 20 s), is cut at the
 /// response timeout counted from the request, not from its last frame: the partial answer
 /// keeps the healthy store's data and names it, the aborted one fails. And `--query.timeout`

@@ -228,6 +228,7 @@ pub async fn run(http_address: std::net::SocketAddr) -> Result<(), String> {
         dedup_func: "counter-aware".into(),
         partial_response: true,
         response_timeout: std::time::Duration::from_secs(30),
+        replica_grace: std::time::Duration::from_secs(2),
         unhealthy_timeout: std::time::Duration::from_secs(300),
         query_timeout: std::time::Duration::from_secs(120),
         max_samples: 50_000_000,

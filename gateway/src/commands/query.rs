@@ -23,6 +23,7 @@ pub fn build(args: &QueryArgs) -> Result<(Arc<Fanout>, Engine), String> {
         dedup,
         partial_response: args.partial_response,
         response_timeout: args.response_timeout,
+        replica_grace: args.replica_grace,
         unhealthy_timeout: args.unhealthy_timeout,
         ..FanoutConfig::default()
     };
@@ -79,6 +80,7 @@ fn flags(args: &QueryArgs) -> Vec<(String, String)> {
             "store.response-timeout",
             format!("{:?}", args.response_timeout),
         ),
+        ("store.replica-grace", format!("{:?}", args.replica_grace)),
         (
             "store.unhealthy-timeout",
             format!("{:?}", args.unhealthy_timeout),

@@ -3,6 +3,7 @@
 //! the unhealthy timeout (or is no longer discovered) leaves the set.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use store_api::{Store, StoreClient, StoreInfo};
@@ -13,6 +14,9 @@ pub struct Endpoint {
     pub address: String,
     pub client: StoreClient,
     state: RwLock<EndpointState>,
+    /// A moving average of the time its Series answers take to a first frame, in
+    /// microseconds (0: none yet): what replica hedging waits for (`hedge::grace`).
+    first_frame_micros: AtomicU64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -36,7 +40,24 @@ impl Endpoint {
             address: address.to_string(),
             client: StoreClient::new(address)?,
             state: RwLock::new(EndpointState::default()),
+            first_frame_micros: AtomicU64::new(0),
         })
+    }
+
+    /// A Series answer's first frame came `took` after the request.
+    pub fn record_first_frame(&self, took: Duration) {
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        let old = self.first_frame_micros.load(Ordering::Relaxed);
+        let new = if old == 0 { took } else { (old * 3 + took) / 4 };
+        self.first_frame_micros.store(new, Ordering::Relaxed);
+    }
+
+    /// The usual time to a first frame, once known.
+    pub fn usual_first_frame(&self) -> Option<Duration> {
+        match self.first_frame_micros.load(Ordering::Relaxed) {
+            0 => None,
+            micros => Some(Duration::from_micros(micros)),
+        }
     }
 
     pub fn state(&self) -> EndpointState {

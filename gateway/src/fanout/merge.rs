@@ -5,10 +5,13 @@
 //! together, for the caller to de-duplicate.
 
 use super::endpoints::{Endpoint, left_out_error};
+use super::hedge::{self, Waited};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
-use store_api::{Labels, PartialResponse, SeriesData, SeriesFrame, SeriesRequest, Store};
+use store_api::{
+    Labels, PartialResponse, SeriesData, SeriesFrame, SeriesRequest, Store, StoreInfo,
+};
 use tokio::sync::mpsc;
 
 /// Frames buffered per endpoint before its reader waits for the merge.
@@ -40,6 +43,8 @@ enum Frame {
     Series(SeriesData),
     Warning(String),
     Failed(String),
+    /// Cut by hedging: a replica had the data; a warning whatever the strategy.
+    Cut(String),
 }
 
 /// How the fan-out reads endpoints for one request.
@@ -51,6 +56,9 @@ pub struct MergeOptions {
     /// An endpoint's whole answer must arrive within this, or it is given up (partial
     /// response).
     pub response_timeout: Duration,
+    /// At most this long a replica may keep the request waiting once another replica of its
+    /// shard progressed (`hedge`).
+    pub replica_grace: Duration,
 }
 
 pub struct Merger {
@@ -69,16 +77,19 @@ struct EndpointStream {
 }
 
 impl Merger {
-    /// Starts one reader task per endpoint.
-    pub fn start(endpoints: Vec<(Arc<Endpoint>, bool)>, options: &MergeOptions) -> Self {
+    /// Starts one reader task per endpoint (with its Info), replicas of one shard hedged.
+    pub fn start(endpoints: Vec<(Arc<Endpoint>, StoreInfo)>, options: &MergeOptions) -> Self {
+        let members = hedge::shards(&endpoints, &options.replica_labels);
         let streams = endpoints
             .into_iter()
-            .map(|(endpoint, supports_without)| {
+            .zip(members)
+            .map(|((endpoint, info), member)| {
                 let (sender, receiver) = mpsc::channel(CHANNEL_FRAMES);
                 let address: Arc<str> = Arc::from(endpoint.address.as_str());
                 tokio::spawn(read_endpoint(
                     endpoint,
-                    supports_without,
+                    info.supports_without_replica_labels,
+                    member,
                     options.clone(),
                     sender,
                 ));
@@ -157,6 +168,12 @@ impl Merger {
             match stream.receiver.recv().await {
                 Some(Frame::Series(series)) => stream.head = Some(series),
                 Some(Frame::Warning(w)) => self.pending_warnings.push(w),
+                Some(Frame::Cut(reason)) => {
+                    stream.done = true;
+                    stream.receiver.close();
+                    let message = format!("endpoint {}: {reason}", stream.address);
+                    self.pending_warnings.push(message);
+                }
                 Some(Frame::Failed(reason)) => {
                     stream.done = true;
                     let message = format!("endpoint {}: {reason}", stream.address);
@@ -174,9 +191,12 @@ impl Merger {
 
 /// Reads one endpoint's Series stream into the channel, checking it is sorted. An endpoint
 /// that cannot remove replica labels itself gets them removed here, and its answer re-sorted.
+/// A replica (`member`) that keeps the request waiting while another replica progresses is
+/// cut (`hedge`).
 async fn read_endpoint(
     endpoint: Arc<Endpoint>,
     supports_without: bool,
+    member: Option<hedge::Member>,
     options: MergeOptions,
     sender: mpsc::Sender<Frame>,
 ) {
@@ -185,20 +205,41 @@ async fn read_endpoint(
     let strip_here = !supports_without && !options.replica_labels.is_empty();
     // The response timeout bounds the whole answer: a store that drips frames is cut too.
     let timeout = options.response_timeout;
-    let deadline = tokio::time::Instant::now() + timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    let grace = hedge::grace(&endpoint, options.replica_grace);
+    let member = member.as_ref();
+    let cut = |replica: Arc<str>| Frame::Cut(hedge::cut_reason(grace, &replica));
     let outcome = async {
-        let mut stream = tokio::time::timeout_at(deadline, endpoint.client.series(request))
-            .await
-            .map_err(|_| format!("no answer within {timeout:?}"))?
-            .map_err(|e| e.to_string())?;
+        let mut stream =
+            match hedge::wait(endpoint.client.series(request), deadline, member, grace).await {
+                Waited::Done(answer) => answer.map_err(|e| Ended::Failed(e.to_string()))?,
+                Waited::Deadline => {
+                    return Err(Ended::Failed(format!("no answer within {timeout:?}")));
+                }
+                Waited::Cut(replica) => return Err(Ended::Cut(cut(replica))),
+            };
         let mut previous: Option<Labels> = None;
         let mut buffered: Vec<SeriesData> = Vec::new();
+        let mut first = true;
         loop {
-            let frame = match tokio::time::timeout_at(deadline, stream.next()).await {
-                Err(_) => return Err(format!("answer not complete within {timeout:?}")),
-                Ok(None) => break,
-                Ok(Some(frame)) => frame.map_err(|e| e.to_string())?,
+            let frame = match hedge::wait(stream.next(), deadline, member, grace).await {
+                Waited::Deadline => {
+                    return Err(Ended::Failed(format!(
+                        "answer not complete within {timeout:?}"
+                    )));
+                }
+                Waited::Cut(replica) => return Err(Ended::Cut(cut(replica))),
+                Waited::Done(None) => break,
+                Waited::Done(Some(frame)) => frame.map_err(|e| Ended::Failed(e.to_string()))?,
             };
+            if first {
+                endpoint.record_first_frame(started.elapsed());
+                first = false;
+            }
+            if let Some(member) = member {
+                member.progressed();
+            }
             match frame {
                 SeriesFrame::Warning(w) => {
                     let _ = sender
@@ -216,11 +257,11 @@ async fn read_endpoint(
                 }
                 SeriesFrame::Series(series) => {
                     if previous.as_ref().is_some_and(|p| *p > series.labels) {
-                        return Err(format!(
+                        return Err(Ended::Failed(format!(
                             "sent series out of order ({} after {}): refusing to mis-merge",
                             series.labels,
                             previous.unwrap_or_default()
-                        ));
+                        )));
                     }
                     previous = Some(series.labels.clone());
                     if sender.send(Frame::Series(series)).await.is_err() {
@@ -228,6 +269,9 @@ async fn read_endpoint(
                     }
                 }
             }
+        }
+        if let Some(member) = member {
+            member.progressed(); // The whole answer is in.
         }
         buffered.sort_by(|a, b| a.labels.cmp(&b.labels));
         for series in buffered {
@@ -238,9 +282,21 @@ async fn read_endpoint(
         Ok(())
     }
     .await;
-    if let Err(reason) = outcome {
-        let _ = sender.send(Frame::Failed(reason)).await;
+    match outcome {
+        Ok(()) => {}
+        Err(Ended::Failed(reason)) => {
+            let _ = sender.send(Frame::Failed(reason)).await;
+        }
+        Err(Ended::Cut(frame)) => {
+            let _ = sender.send(frame).await;
+        }
     }
+}
+
+/// How an endpoint's answer ended short.
+enum Ended {
+    Failed(String),
+    Cut(Frame),
 }
 
 #[cfg(test)]
@@ -297,12 +353,13 @@ mod tests {
         let mut servers = Vec::new();
         let mut endpoints = Vec::new();
         for store in stores {
+            let info = store.info().await.unwrap();
             let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
                 .await
                 .unwrap();
             endpoints.push((
                 Arc::new(Endpoint::new(&server.addr.to_string()).unwrap()),
-                true,
+                info,
             ));
             servers.push(server);
         }
@@ -314,6 +371,7 @@ mod tests {
             },
             replica_labels: Vec::new(),
             response_timeout: Duration::from_secs(5),
+            replica_grace: Duration::from_secs(2),
         };
         let mut merger = Merger::start(endpoints, &options);
         let (mut names, mut warnings, mut error) = (Vec::new(), Vec::new(), None);

@@ -2,15 +2,23 @@
 //! selection and partial-response rules as queries, answers merged and replica labels
 //! removed.
 
-use super::endpoints::{Endpoint, Selection, left_out_error};
+use super::endpoints::{Selection, left_out_error};
+use super::hedge::{self, Waited};
 use super::merge::MergeEvent;
 use super::selection::selected;
 use super::storage::FanoutStorage;
-use std::sync::Arc;
 use store_api::{
     LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, Matcher, MetadataRequest,
     MetadataResponse, PartialResponse, SeriesRequest, Store, StoreClient, StoreError,
 };
+
+/// What one endpoint's call came to.
+enum Called<T> {
+    Answer(T),
+    Failed(String),
+    /// Cut by hedging: a replica answered.
+    Cut(String),
+}
 
 /// Answers of a metadata call: values plus partial-response warnings.
 #[derive(Debug, Default, PartialEq)]
@@ -34,8 +42,9 @@ impl FanoutStorage {
     }
 
     /// Calls `call` on every usable endpoint of `selection` concurrently, each bounded by the
-    /// response timeout. A failing or left-out endpoint is a warning naming it (partial
-    /// response) or the error (abort).
+    /// response timeout, replicas of one shard hedged (`hedge`). A failing or left-out
+    /// endpoint is a warning naming it (partial response) or the error (abort); a replica cut
+    /// by hedging is a warning.
     async fn call_each<T, F, Fut>(
         &self,
         selection: Selection,
@@ -50,24 +59,41 @@ impl FanoutStorage {
         {
             return Err(error);
         }
-        let endpoints: Vec<Arc<Endpoint>> = selection.usable.into_iter().map(|(e, _)| e).collect();
-        let timeout = self.fanout().config.response_timeout;
-        let calls = endpoints.iter().map(|endpoint| {
-            let call = call(endpoint.client.clone());
-            async move {
-                match tokio::time::timeout(timeout, call).await {
-                    Ok(result) => result.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("no answer within {timeout:?}")),
+        let config = &self.fanout().config;
+        let timeout = config.response_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let members = hedge::shards(&selection.usable, &self.replica_labels());
+        let calls = selection
+            .usable
+            .iter()
+            .zip(&members)
+            .map(|((endpoint, _), member)| {
+                let call = call(endpoint.client.clone());
+                let grace = hedge::grace(endpoint, config.replica_grace);
+                async move {
+                    match hedge::wait(call, deadline, member.as_ref(), grace).await {
+                        Waited::Done(Ok(answer)) => {
+                            if let Some(member) = member {
+                                member.progressed();
+                            }
+                            Called::Answer(answer)
+                        }
+                        Waited::Done(Err(e)) => Called::Failed(e.to_string()),
+                        Waited::Deadline => Called::Failed(format!("no answer within {timeout:?}")),
+                        Waited::Cut(replica) => Called::Cut(hedge::cut_reason(grace, &replica)),
+                    }
                 }
-            }
-        });
+            });
         let results = futures_util::future::join_all(calls).await;
-        let mut answers = Vec::with_capacity(endpoints.len());
+        let mut answers = Vec::with_capacity(results.len());
         let mut warnings = selection.left_out;
-        for (endpoint, result) in endpoints.iter().zip(results) {
+        for ((endpoint, _), result) in selection.usable.iter().zip(results) {
             match result {
-                Ok(answer) => answers.push(answer),
-                Err(err) => {
+                Called::Answer(answer) => answers.push(answer),
+                Called::Cut(reason) => {
+                    warnings.push(format!("endpoint {}: {reason}", endpoint.address))
+                }
+                Called::Failed(err) => {
                     let message = format!("endpoint {}: {err}", endpoint.address);
                     if self.partial_response() == PartialResponse::Abort {
                         return Err(message);

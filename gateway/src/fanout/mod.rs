@@ -7,6 +7,7 @@ pub mod decode;
 pub mod dedup;
 pub mod discovery;
 pub mod endpoints;
+mod hedge;
 pub mod merge;
 mod metadata;
 pub mod selection;
@@ -33,6 +34,9 @@ pub struct FanoutConfig {
     /// `--store.response-timeout`: an endpoint whose whole answer has not arrived within this
     /// is given up.
     pub response_timeout: Duration,
+    /// `--store.replica-grace`: the longest a replica may keep a request waiting once another
+    /// replica of its shard progressed.
+    pub replica_grace: Duration,
     /// How often endpoints are discovered and their Info polled, and Info's timeout.
     pub info_interval: Duration,
     pub info_timeout: Duration,
@@ -48,6 +52,7 @@ impl Default for FanoutConfig {
             dedup: dedup::DedupAlgorithm::default(),
             partial_response: true,
             response_timeout: Duration::from_secs(30),
+            replica_grace: Duration::from_secs(2),
             info_interval: Duration::from_secs(5),
             info_timeout: Duration::from_secs(5),
             unhealthy_timeout: Duration::from_secs(300),

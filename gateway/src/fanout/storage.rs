@@ -74,11 +74,6 @@ impl FanoutStorage {
                 &self.options.store_matchers,
             )
         });
-        let endpoints = selection
-            .usable
-            .into_iter()
-            .map(|(endpoint, info)| (endpoint, info.supports_without_replica_labels))
-            .collect();
         let options = MergeOptions {
             request: SeriesRequest {
                 partial_response: self.partial_response(),
@@ -86,8 +81,9 @@ impl FanoutStorage {
             },
             replica_labels: self.replica_labels(),
             response_timeout: self.fanout.config.response_timeout,
+            replica_grace: self.fanout.config.replica_grace,
         };
-        Merger::start(endpoints, &options).left_out(selection.left_out)
+        Merger::start(selection.usable, &options).left_out(selection.left_out)
     }
 
     async fn select_series(&self, request: SelectRequest) -> Result<SelectResult, EngineError> {
