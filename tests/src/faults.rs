@@ -469,16 +469,20 @@ impl Gateway {
         }
     }
 
-    /// GET `path` with `params`; panics if no answer comes within [`HTTP_TIMEOUT`].
-    pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Reply {
-        let started = Instant::now();
-        let response = self
-            .client
+    /// Sends `GET path` with `params`; panics if no answer comes within [`HTTP_TIMEOUT`].
+    async fn send(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
+        self.client
             .get(format!("{}{path}", self.url))
             .query(params)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path} {params:?}: {e}"));
+            .unwrap_or_else(|e| panic!("GET {path} {params:?}: {e}"))
+    }
+
+    /// GET `path` with `params`, the body as JSON.
+    pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Reply {
+        let started = Instant::now();
+        let response = self.send(path, params).await;
         let status = response.status().as_u16();
         let bytes = response
             .bytes()
@@ -500,13 +504,7 @@ impl Gateway {
 
     /// GET `path` with `params` as text: status, content type and body (for `/federate`).
     pub async fn get_text(&self, path: &str, params: &[(&str, &str)]) -> (u16, String, String) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .query(params)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path} {params:?}: {e}"));
+        let response = self.send(path, params).await;
         let status = response.status().as_u16();
         let content_type = response
             .headers()

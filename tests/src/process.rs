@@ -105,7 +105,11 @@ impl Panoptes {
 
     /// Starts `panoptes <args>` and waits only until it listens on `addr`.
     pub fn start_listening(args: &[String], addr: SocketAddr) -> Self {
-        let child = Command::new(panoptes_binary())
+        Self::spawn(&panoptes_binary(), args, addr)
+    }
+
+    fn spawn(binary: &Path, args: &[String], addr: SocketAddr) -> Self {
+        let child = Command::new(binary)
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -118,14 +122,7 @@ impl Panoptes {
 
     /// Like [`Panoptes::start`] with the given `panoptes` binary.
     pub fn start_binary(binary: &Path, args: &[String], ready_addr: SocketAddr) -> Self {
-        let child = Command::new(binary)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start panoptes");
-        let process = Self { child };
-        wait_for_port(ready_addr, Duration::from_secs(20));
+        let process = Self::spawn(binary, args, ready_addr);
         if args.first().is_some_and(|command| command == "query") {
             let http = args
                 .iter()

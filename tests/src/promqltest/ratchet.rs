@@ -156,29 +156,24 @@ pub fn judge(recorded: &Ratchet, run: &Ratchet) -> Verdict {
                 got.passed, want.passed
             ));
         }
-        let new: Vec<_> = got
-            .failing
-            .iter()
-            .filter(|l| !want.failing.contains(l))
-            .collect();
+        let not_in = |lines: &[usize], of: &[usize]| -> Vec<usize> {
+            lines.iter().copied().filter(|l| !of.contains(l)).collect()
+        };
+        let new = not_in(&got.failing, &want.failing);
         if !new.is_empty() {
             verdict
                 .regressions
                 .push(format!("{file}: new failures at lines {new:?}"));
         }
-        let fixed: Vec<_> = want
-            .failing
-            .iter()
-            .filter(|l| !got.failing.contains(l))
-            .collect();
+        let fixed = not_in(&want.failing, &got.failing);
         if !fixed.is_empty() {
             verdict
                 .progress
                 .push(format!("{file}: lines {fixed:?} no longer fail"));
         }
         if got.skipped != want.skipped {
-            // Fewer skips with as many passes and no new failure cannot be: any change of the
-            // skips is either visible above or a reclassification that must be reviewed.
+            // Evals moved between skipped and run: a change of the runner's classification,
+            // which review must see in the file.
             verdict.progress.push(format!(
                 "{file}: skipped {:?}, the ratchet records {:?}",
                 got.skipped, want.skipped
