@@ -469,6 +469,11 @@ impl Gateway {
         }
     }
 
+    /// `http://<address>` of its HTTP API.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Sends `GET path` with `params`; panics if no answer comes within [`HTTP_TIMEOUT`].
     async fn send(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
         self.client

@@ -14,6 +14,7 @@ use panoptes_tests::faults::{
     Fault, FaultStore, Gateway, Proxy, Record, Reply, SilentListener, StoreStatus, TestDns,
 };
 use panoptes_tests::net::free_addr;
+use panoptes_tests::prometheus::{PrometheusServer, api_client, get_data};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -689,6 +690,110 @@ async fn frozen_replica_is_cut_after_the_grace() {
             assert!(thawed.elapsed() < INFO_ROUND * 3, "{}", reply.body);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    })
+    .await;
+}
+
+/// A real upper Prometheus (2.42) federates `{__name__=~".+"}` from the gateway every 3 s with
+/// a 3 s scrape timeout, over an HA pair. One replica freezes: each `/federate` answer comes
+/// once the grace after the other replica's answer is over (1 s), so every scrape succeeds
+/// and `up` stays 1 — without hedging each would wait for the 10 s response timeout and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upper_prometheus_federating_through_a_frozen_replica_stays_up() {
+    bounded(async {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        // Live data: a sample every 15 s up to now, as a scraper would have written it.
+        let replica = |name: &str| {
+            let live = (0..5).map(|n| {
+                let labels = Labels::from_pairs([
+                    ("__name__", "fault_test".to_string()),
+                    ("source", "pair".into()),
+                    ("n", n.to_string()),
+                ]);
+                let samples = (0..20).map(|i| (now - (20 - i) * 15_000, 7.0)).collect();
+                (labels, samples)
+            });
+            MemoryStore::new(
+                Labels::from_pairs([("replica", name)]),
+                live.collect::<Vec<_>>(),
+            )
+        };
+        let a = serve(Arc::new(replica("a"))).await;
+        let b = serve(Arc::new(replica("b"))).await;
+        let proxy = Proxy::start(b.addr).await;
+        let gateway = Gateway::start(&[
+            endpoint(a.addr),
+            endpoint(proxy.addr()),
+            "--query.replica-label=replica".into(),
+            "--store.response-timeout=10s".into(),
+            "--store.replica-grace=1s".into(),
+        ])
+        .await;
+        let target = gateway.url().trim_start_matches("http://").to_owned();
+        let config = format!(
+            "scrape_configs:\n  - job_name: federate\n    honor_labels: true\n    \
+             metrics_path: /federate\n    params:\n      'match[]': ['{{__name__=~\".+\"}}']\n    \
+             scrape_interval: 3s\n    scrape_timeout: 3s\n    static_configs:\n      \
+             - targets: ['{target}']\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let upper = tokio::task::block_in_place(|| {
+            PrometheusServer::start_with_config(None, dir.path(), &[], &config)
+        });
+        let client = api_client();
+        let scrapes = |range: &'static str| {
+            let (client, url) = (client.clone(), upper.url());
+            async move {
+                let query =
+                    format!("count_over_time(up{{job=\"federate\"}}[{range}]) or vector(0)");
+                let data = get_data(&client, &url, "/api/v1/query", &[("query", &query)]).await;
+                let value = data["result"][0]["value"][1]
+                    .as_str()
+                    .unwrap_or("0")
+                    .to_owned();
+                value.parse::<f64>().unwrap_or(0.0)
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while scrapes("1m").await < 2.0 {
+            assert!(Instant::now() < deadline, "no scrapes: {}", upper.log());
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+
+        proxy.freeze().await;
+        let frozen_at = Instant::now();
+        tokio::time::sleep(Duration::from_secs(13)).await;
+        let window = format!("{}s", frozen_at.elapsed().as_secs() - 1);
+        let during = |expr: &str| format!("{expr}(up{{job=\"federate\"}}[{window}])");
+        let mut results = Vec::new();
+        for query in [
+            during("min_over_time"),
+            during("count_over_time"),
+            format!("max_over_time(scrape_duration_seconds{{job=\"federate\"}}[{window}])"),
+            format!("min_over_time(scrape_samples_scraped{{job=\"federate\"}}[{window}])"),
+        ] {
+            let data = get_data(&client, &upper.url(), "/api/v1/query", &[("query", &query)]).await;
+            let value = data["result"][0]["value"][1]
+                .as_str()
+                .unwrap_or("none")
+                .to_owned();
+            println!("{query} = {value}");
+            results.push(value.parse::<f64>().unwrap_or(f64::NAN));
+        }
+        assert_eq!(
+            results[0], 1.0,
+            "a scrape failed while the replica was frozen"
+        );
+        assert!(
+            results[1] >= 3.0,
+            "only {} scrapes while frozen",
+            results[1]
+        );
+        assert!(results[2] < 3.0, "a scrape took {} s", results[2]);
+        assert_eq!(results[3], 5.0, "every series federated in every scrape");
     })
     .await;
 }
