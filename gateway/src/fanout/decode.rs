@@ -89,7 +89,7 @@ pub fn samples(
         .collect();
     let hint = SeriesHint::from_metric_name(series.labels.get(METRIC_NAME).unwrap_or(""));
     let mut out = Samples::default();
-    dedup.merge(&replicas, hint, &mut out.timestamps, &mut out.values);
+    dedup.merge_until(&replicas, hint, max, &mut out.timestamps, &mut out.values);
     Ok(out)
 }
 

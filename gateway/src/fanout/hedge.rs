@@ -44,15 +44,22 @@ impl Member {
         self.shard.progress.notify_waiters();
     }
 
-    /// The earliest progress of a replica after `since`, and that replica's address.
-    fn peer_progress_after(&self, since: Instant) -> Option<(Instant, Arc<str>)> {
+    /// When this endpoint last progressed in this request.
+    fn last_progress(&self) -> Option<Instant> {
+        self.shard.members.lock().ok()?[self.index].1
+    }
+
+    /// The earliest progress of a replica after `since` (any, with `None`), and that
+    /// replica's address.
+    fn peer_progress_after(&self, since: Option<Instant>) -> Option<(Instant, Arc<str>)> {
         let members = self.shard.members.lock().ok()?;
         members
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != self.index)
             .filter_map(|(_, (address, at))| {
-                at.filter(|t| *t > since).map(|t| (t, address.clone()))
+                at.filter(|t| since.is_none_or(|s| *t > s))
+                    .map(|t| (t, address.clone()))
             })
             .min_by_key(|(t, _)| *t)
     }
@@ -135,7 +142,8 @@ pub enum Waited<T> {
 }
 
 /// Awaits `future` (the endpoint's next step) until `deadline`, or for a replica only until
-/// the grace after a replica's progress.
+/// the grace after a replica's progress since this one's own last progress (even if that
+/// was before this wait began: a reader scheduled late gets no extra time).
 pub async fn wait<T>(
     future: impl Future<Output = T>,
     deadline: Instant,
@@ -149,7 +157,7 @@ pub async fn wait<T>(
             Err(_) => Waited::Deadline,
         };
     };
-    let since = Instant::now();
+    let since = member.last_progress();
     loop {
         // Listening before looking, so that progress in between is not missed.
         let progress = member.shard.progress.notified();

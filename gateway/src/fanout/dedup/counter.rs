@@ -60,6 +60,7 @@ const ANCHOR_SCAN_LIMIT: usize = 32;
 pub(super) fn merge(
     replicas: &[Replica<'_>],
     hint: SeriesHint,
+    range_end: i64,
     out_ts: &mut Vec<i64>,
     out_vs: &mut Vec<f64>,
 ) {
@@ -79,6 +80,7 @@ pub(super) fn merge(
             replicas,
             counter: hint.is_counter(),
             timing,
+            range_end,
             cur,
             last_t: None,
             off: 0.0,
@@ -117,6 +119,8 @@ pub(super) fn estimate_interval(replicas: &[Replica<'_>]) -> Option<i64> {
 /// Spacing rules derived from the estimated interval `I`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Timing {
+    /// The estimated scrape interval `I`.
+    pub(super) interval: i64,
     /// A switch takes no sample closer than this to the last emitted one (`I/2`).
     pub(super) min_step: i64,
     /// A step of the followed replica longer than this is a gap (`1.5 I`).
@@ -127,10 +131,12 @@ impl Timing {
     pub(super) fn of(replicas: &[Replica<'_>]) -> Self {
         match estimate_interval(replicas) {
             Some(i) if i > 0 => Self {
+                interval: i,
                 min_step: (i / MIN_STEP_DIVISOR).max(1),
                 gap: i.saturating_add(i / GAP_EXTRA_DIVISOR),
             },
             _ => Self {
+                interval: i64::MAX,
                 min_step: 1,
                 gap: i64::MAX,
             },
@@ -182,6 +188,8 @@ struct Merger<'r, 'a, 'o> {
     replicas: &'r [Replica<'a>],
     counter: bool,
     timing: Timing,
+    /// Where the samples were read up to (`i64::MAX`: not known).
+    range_end: i64,
     /// The followed replica.
     cur: usize,
     /// Timestamp of the last emitted sample of any kind.
@@ -215,6 +223,22 @@ impl Merger<'_, '_, '_> {
             self.emit(cursors);
             return true;
         }
+        // The followed replica ends less than 7/8 of an interval before the range's end: no
+        // gap, its next scrape is not due yet (an eighth of an interval is left for the
+        // jitter of scrape times: a scrape due at the very end must not be dropped), and a
+        // later sample of another replica is that replica's copy of its last one (unless it
+        // says the series went stale there).
+        let not_due = self
+            .timing
+            .interval
+            .saturating_sub(self.timing.interval / 8);
+        if next.is_none()
+            && self
+                .last_t
+                .is_some_and(|l| self.range_end.saturating_sub(l) < not_due)
+        {
+            return self.end_with_marker(cur, cursors);
+        }
         // Gap, staleness marker or end of the followed replica: the earliest live sample of
         // another replica, far enough from the last emitted one and before the followed
         // replica's own next live sample.
@@ -243,14 +267,21 @@ impl Merger<'_, '_, '_> {
         } else if next.is_some() {
             self.emit(cursors);
             true
-        } else if let Some(g) = self.ending_marker(cur, cursors) {
-            // The followed replica ended and another one says the series went stale there:
-            // keep that marker, or the series would live on for a lookback window.
-            self.cur = g;
-            self.emit(cursors);
-            true
         } else {
-            false
+            self.end_with_marker(cur, cursors)
+        }
+    }
+
+    /// The followed replica ended. If another one says the series went stale there, that
+    /// marker is kept (or the series would live on for a lookback window); then done.
+    fn end_with_marker(&mut self, cur: usize, cursors: &mut [Cursor]) -> bool {
+        match self.ending_marker(cur, cursors) {
+            Some(g) => {
+                self.cur = g;
+                self.emit(cursors);
+                true
+            }
+            None => false,
         }
     }
 
@@ -270,11 +301,19 @@ impl Merger<'_, '_, '_> {
     /// Whether another replica has a live sample between `last` and the followed replica's
     /// next sample `t`, at least half an interval from both: the followed replica missed a
     /// scrape the interval estimate cannot show (sparse data), so the other one fills it. A
-    /// phase-shifted replica's samples sit closer than that to one side and never qualify.
+    /// phase-shifted replica's samples sit closer than that to one side and never qualify,
+    /// nor does any sample inside a plain interval step (a replica half an interval out of
+    /// phase would otherwise take turns with the followed one, doubling the sample rate).
     fn missed_scrape(&self, cur: usize, last: i64, t: i64) -> bool {
         let from = last.saturating_add(self.timing.min_step);
         let to = t.saturating_sub(self.timing.min_step);
-        from <= to
+        // A plain interval step (up to 1.25 I) misses no scrape.
+        let plain = self
+            .timing
+            .interval
+            .saturating_add(self.timing.interval / 4);
+        t.saturating_sub(last) > plain
+            && from <= to
             && self.replicas.iter().enumerate().any(|(g, r)| {
                 let i = r.timestamps.partition_point(|&x| x < from);
                 g != cur

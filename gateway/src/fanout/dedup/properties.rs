@@ -136,3 +136,63 @@ fn bad_input_is_repaired() {
         }
     }
 }
+
+/// Phase-shifted replicas without gaps, read over a window as a range selector reads them
+/// (each trimmed to the window, merged up to its end): the counter-aware merge never holds
+/// more samples in the window than a replica does, at any phase and window position, unless
+/// a replica's next scrape falls within an eighth of an interval after the window (where it
+/// cannot tell a late scrape from a missed one, and keeps the sample rather than drop one).
+/// (It held one more in most windows ending after the followed replica's last sample: the end
+/// of the data was taken for a gap.)
+#[test]
+fn phase_shifted_replicas_hold_no_extra_sample_in_a_window() {
+    const I: i64 = 15_000;
+    let mut rng = XorShift::new(0x5eed_0003);
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    let mut checked = 0;
+    for case in 0..2000 {
+        let phase = 1 + rng.below(I as u64 - 1) as i64;
+        let jitter = |rng: &mut XorShift| rng.below(40) as i64;
+        let series = |offset: i64, rng: &mut XorShift| -> Vec<i64> {
+            (0..40).map(|k| k * I + offset + jitter(rng)).collect()
+        };
+        let (a, b) = (series(0, &mut rng), series(phase, &mut rng));
+        let start = rng.below(20 * I as u64) as i64;
+        let end = start + I * (1 + rng.below(12) as i64) + rng.below(I as u64) as i64;
+        let window = |t: &[i64]| -> Vec<i64> {
+            t.iter()
+                .copied()
+                .filter(|&x| x > start && x <= end)
+                .collect()
+        };
+        let next_after_end = |t: &[i64]| t.iter().copied().find(|&x| x > end).unwrap_or(i64::MAX);
+        let ambiguous = |t: &[i64]| next_after_end(t) <= end + I / 8 + 40;
+        if ambiguous(&a) || ambiguous(&b) {
+            continue;
+        }
+        checked += 1;
+        let (wa, wb) = (window(&a), window(&b));
+        let values = vec![1.0; 40];
+        let replicas = [
+            Replica::new(&wa, &values[..wa.len()]).unwrap(),
+            Replica::new(&wb, &values[..wb.len()]).unwrap(),
+        ];
+        for hint in [SeriesHint::Counter, SeriesHint::Other] {
+            DedupAlgorithm::CounterAware.merge_until(&replicas, hint, end, &mut ts, &mut vs);
+            let most = wa.len().max(wb.len());
+            assert!(
+                ts.len() <= most,
+                "case {case}: {} samples in ({start}, {end}], replicas hold {} and {}: {ts:?}\n\
+                 a {wa:?}\n b {wb:?}",
+                ts.len(),
+                wa.len(),
+                wb.len()
+            );
+            assert!(
+                ts.len() >= wa.len().min(wb.len()),
+                "case {case}: dropped a scrape"
+            );
+        }
+    }
+    assert!(checked > 1200, "only {checked} windows checked");
+}
