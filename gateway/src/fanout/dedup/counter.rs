@@ -119,10 +119,15 @@ pub(super) fn estimate_interval(replicas: &[Replica<'_>]) -> Option<i64> {
 /// Spacing rules derived from the estimated interval `I`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Timing {
-    /// The estimated scrape interval `I`.
-    pub(super) interval: i64,
     /// A switch takes no sample closer than this to the last emitted one (`I/2`).
     pub(super) min_step: i64,
+    /// A step of the followed replica up to this is a plain interval (`1.25 I`): no scrape
+    /// is missing inside it.
+    pub(super) plain_step: i64,
+    /// A followed replica whose last sample is less than this before the range's end has its
+    /// next scrape still to come (`7/8 I`: an eighth is left for the jitter of scrape times,
+    /// so that a scrape due at the very end is not dropped).
+    pub(super) end_not_due: i64,
     /// A step of the followed replica longer than this is a gap (`1.5 I`).
     pub(super) gap: i64,
 }
@@ -131,13 +136,17 @@ impl Timing {
     pub(super) fn of(replicas: &[Replica<'_>]) -> Self {
         match estimate_interval(replicas) {
             Some(i) if i > 0 => Self {
-                interval: i,
                 min_step: (i / MIN_STEP_DIVISOR).max(1),
+                plain_step: i.saturating_add(i / 4),
+                end_not_due: i.saturating_sub(i / 8),
                 gap: i.saturating_add(i / GAP_EXTRA_DIVISOR),
             },
+            // No interval known (a sample or none per replica): no step misses a scrape, and
+            // the end of the data is no gap — replicas' lone samples are copies of one scrape.
             _ => Self {
-                interval: i64::MAX,
                 min_step: 1,
+                plain_step: i64::MAX,
+                end_not_due: i64::MAX,
                 gap: i64::MAX,
             },
         }
@@ -223,19 +232,14 @@ impl Merger<'_, '_, '_> {
             self.emit(cursors);
             return true;
         }
-        // The followed replica ends less than 7/8 of an interval before the range's end: no
-        // gap, its next scrape is not due yet (an eighth of an interval is left for the
-        // jitter of scrape times: a scrape due at the very end must not be dropped), and a
+        // The followed replica's next scrape is not due by the range's end: no gap, and a
         // later sample of another replica is that replica's copy of its last one (unless it
         // says the series went stale there).
-        let not_due = self
-            .timing
-            .interval
-            .saturating_sub(self.timing.interval / 8);
         if next.is_none()
+            && self.range_end != i64::MAX
             && self
                 .last_t
-                .is_some_and(|l| self.range_end.saturating_sub(l) < not_due)
+                .is_some_and(|l| self.range_end.saturating_sub(l) < self.timing.end_not_due)
         {
             return self.end_with_marker(cur, cursors);
         }
@@ -307,12 +311,7 @@ impl Merger<'_, '_, '_> {
     fn missed_scrape(&self, cur: usize, last: i64, t: i64) -> bool {
         let from = last.saturating_add(self.timing.min_step);
         let to = t.saturating_sub(self.timing.min_step);
-        // A plain interval step (up to 1.25 I) misses no scrape.
-        let plain = self
-            .timing
-            .interval
-            .saturating_add(self.timing.interval / 4);
-        t.saturating_sub(last) > plain
+        t.saturating_sub(last) > self.timing.plain_step
             && from <= to
             && self.replicas.iter().enumerate().any(|(g, r)| {
                 let i = r.timestamps.partition_point(|&x| x < from);
