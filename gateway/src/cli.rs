@@ -107,6 +107,30 @@ pub struct QueryArgs {
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
     pub lookback_delta: Duration,
+
+    /// Optional behaviours, named as Prometheus names them (comma-separated or repeated).
+    #[arg(long = "enable-feature", value_delimiter = ',')]
+    pub features: Vec<Feature>,
+}
+
+impl QueryArgs {
+    /// Every flag at its default, as a bare `panoptes query` has them (the demo's start).
+    pub fn defaults() -> Self {
+        #[derive(Parser)]
+        struct Bare {
+            #[command(flatten)]
+            args: QueryArgs,
+        }
+        Bare::parse_from(["query"]).args
+    }
+}
+
+/// What `--enable-feature` turns on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    /// Drop `__name__` at the end of evaluation, so `sum by (__name__) (rate(..))` and
+    /// `label_replace` over a rate can still read it.
+    PromqlDelayedNameRemoval,
 }
 
 #[derive(Args, Debug)]

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use gateway::promql::{Engine, EngineOptions};
 use panoptes_tests::promqltest::run::Outcome;
 use panoptes_tests::promqltest::{self, FileReport, Runner};
 use panoptes_tests::topology::ShardedReplicas;
@@ -29,10 +28,9 @@ fn sharded_replicated_topology_answers_as_one_store() {
     let scripts = promqltest::load_scripts(&dir).unwrap();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
 
-    let single = Runner::new(Engine::new(EngineOptions::default()));
+    let single = Runner::new(promqltest::script_engine());
     let single = promqltest::run_all(&single, &scripts, threads).unwrap();
-    let global =
-        Runner::new(Engine::new(EngineOptions::default())).with_storage(ShardedReplicas::default());
+    let global = Runner::new(promqltest::script_engine()).with_storage(ShardedReplicas::default());
     let global = promqltest::run_all(&global, &scripts, threads).unwrap();
 
     let mut differences = Vec::new();

@@ -8,7 +8,6 @@
 //! the ratchet from the run (the only way it changes; review shows its diff).
 
 use gateway::promql::syntax::{self as parser, Expr, ExprKind, Span};
-use gateway::promql::{Engine, EngineOptions};
 use panoptes_tests::promqltest::run::pinned_expr;
 use panoptes_tests::promqltest::{self, FileReport, Runner, Script, classify, ratchet};
 use std::time::Instant;
@@ -65,7 +64,7 @@ fn scripts() -> Vec<Script> {
 #[test]
 fn promql_conformance() {
     let scripts = scripts();
-    let runner = Runner::new(Engine::new(EngineOptions::default()));
+    let runner = Runner::new(promqltest::script_engine());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let started = Instant::now();
     let reports = promqltest::run_all(&runner, &scripts, threads).expect("a Tokio runtime");

@@ -1,21 +1,25 @@
-//! Differential test: our PromQL engine against a real Prometheus 2.42 on the same data.
+//! Differential test: our PromQL engine against a real Prometheus on the same data: Prometheus
+//! 3.5 (the reference semantics, with `--enable-feature=promql-experimental-functions`), and
+//! Prometheus 2.42 as a second reference.
 //!
 //! `data::generate_rich` series go into promtool blocks served by Prometheus, and into a
 //! `MemoryStore` the engine reads in-process through `StoreStorage`. Every query runs as
 //! instant queries at several times and as range queries over several windows on both; the
 //! results must match: the same series (labels included), the same timestamps, values within
 //! a relative 1e-6 (NaN equals NaN, ±Inf exactly), and for `sort*`/`topk`/`bottomk` instant
-//! queries the same order.
+//! queries the same order. Both references run with their default name removal (immediate),
+//! as the engine does by default.
 //!
-//! Where Prometheus 2.42 and 3.x (our reference semantics) differ, `EXCLUDED` says how each
-//! difference is kept out of the comparison; the main one: 2.42's range windows and lookback
-//! are left-closed, 3.x's left-open, so sample timestamps are never on a whole second and every
-//! evaluation time, `@` time, range, offset and subquery step is chosen so that no window
-//! boundary is ever a sample or subquery step time (evaluation times are whole seconds
-//! ≡ 7 (mod 10); durations are multiples of 10 s). Real engine bugs are in
-//! `KNOWN_DIFFERENCES`: run and printed, not failing the test; any other difference fails it.
+//! `EXCLUDED` says what neither comparison can see; `EXCLUDED_2_42` how each difference
+//! between 2.42 and 3.x (which the engine follows) is kept out of the 2.42 comparison. The
+//! main one: 2.42's range windows and lookback are left-closed, 3.x's left-open, so sample
+//! timestamps are never on a whole second and every evaluation time, `@` time, range, offset
+//! and subquery step is chosen so that no window boundary is ever a sample or subquery step
+//! time (evaluation times are whole seconds ≡ 7 (mod 10); durations are multiples of 10 s).
+//! Real engine bugs are in `KNOWN_DIFFERENCES`: run and printed, not failing the test; any
+//! other difference fails it.
 //!
-//! `cargo test -p panoptes-tests --test promql_differential -- --nocapture` shows the summary.
+//! `cargo test -p panoptes-tests --test promql_differential -- --nocapture` shows the summaries.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
@@ -23,7 +27,7 @@ use futures_util::StreamExt;
 use gateway::promql::syntax::{self, At, DurationExpr, Expr, ExprKind, TimeModifiers};
 use gateway::promql::{Engine, EngineOptions, QueryResult, Storage, StoreStorage, Value};
 use panoptes_tests::data::{self, Spec};
-use panoptes_tests::prometheus::PrometheusServer;
+use panoptes_tests::prometheus::{PrometheusServer, Version};
 use panoptes_tests::promtool;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -31,10 +35,22 @@ use std::sync::Arc;
 use std::time::Instant;
 use store_api::{Labels, MemoryStore};
 
-/// Deliberate exclusions: where Prometheus 2.42 answers differently from 3.x by design (our
-/// engine follows 3.x), comparing would test the version gap, not the engine. Each is avoided
-/// as said (or adjusted for, where noted) and printed with the summary.
+/// What neither comparison can see, and why.
 const EXCLUDED: &[&str] = &[
+    "topk/bottomk/sort over tied or NaN values: the order there is a heap artifact; ordered \
+     comparisons are only made over distinct, non-NaN values",
+    "count_values of transcendental results: Go's math and Rust's libm differ in the last bit \
+     and a label shows every bit; count_values only labels exactly rounded arithmetic",
+    "staleness markers: promtool's OpenMetrics import cannot write them, so series end by the \
+     lookback running out (intermittent_gauge, the end of the data), not by markers",
+    "avg_over_time where the exact mean is 0: not run over signed_gauge (half-integers), where \
+     2.42's incremental mean leaves a ~1e-16 residue (3.x sums with Kahan, then divides)",
+];
+
+/// Where Prometheus 2.42 answers differently from 3.x by design (our engine follows 3.x):
+/// comparing would test the version gap, not the engine. Each is avoided as said (or adjusted
+/// for, where noted) in the 2.42 comparison only.
+const EXCLUDED_2_42: &[&str] = &[
     "left-closed (2.42) vs left-open (3.x) range windows, lookback and subquery ranges: never \
      on a boundary (sample timestamps off whole seconds; evaluation and @ times ≡ 7 s mod 10 s; \
      durations multiples of 10 s; a nested subquery's range is not a multiple of its step)",
@@ -48,28 +64,11 @@ const EXCLUDED: &[&str] = &[
     "a step-invariant range argument (`x[20m] @ T`) of a function that is not step-invariant \
      (predict_linear, quantile_over_time(scalar(..)), ..) in a range query: 2.42 slides the \
      window with the step, 3.x pins it (at_modifier.test); compared at the instants only",
-    "avg_over_time where the exact mean is 0: 2.42's incremental mean leaves a ~1e-16 residue, \
-     3.x sums (Kahan) then divides; not run over signed_gauge (half-integers)",
     "stddev/stdvar of a group whose only value is NaN or ±Inf: 2.42 gives 0, 3.x NaN \
      (aggregators.test); NaN samples are filtered out before stddev",
-    "label names outside [a-zA-Z_][a-zA-Z0-9_]*: 3.x accepts any UTF-8 (label_replace, \
-     label_join, count_values), 2.42 rejects them; none is used",
-    "delayed __name__ removal (3.x) vs immediate removal (2.42): they differ only where a later \
-     step looks at __name__ after a name-dropping function (`sum by (__name__) (rate(..))`, \
-     label_replace reading __name__ of a rate, `on(__name__)`); no such query is listed, and \
-     every other name-dropping rule (functions, arithmetic, bool comparisons, aggregations, \
-     last_over_time keeping it) is compared",
-    "functions 2.42 does not have or renamed: holt_winters/double_exponential_smoothing, \
-     first_over_time, ts_of_*_over_time, mad_over_time, sort_by_label*, limitk, limit_ratio, \
-     info, histogram_* over native histograms, histogram_fraction, start_timestamp, \
-     min_of/max_of, integral; experimental syntax (duration expressions, fill modifiers, \
-     anchored/smoothed selectors)",
-    "topk/bottomk/sort over tied or NaN values: the order there is a heap artifact in both \
-     versions; ordered comparisons are only made over distinct, non-NaN values",
-    "count_values of transcendental results: Go's math and Rust's libm differ in the last bit \
-     and a label shows every bit; count_values only labels exactly rounded arithmetic",
-    "staleness markers: promtool's OpenMetrics import cannot write them, so series end by the \
-     lookback running out (intermittent_gauge, the end of the data), not by markers",
+    "queries 3.x answers and 2.42 does not: label names outside [a-zA-Z_][a-zA-Z0-9_]* \
+     (label_replace, count_values), functions 2.42 lacks (double_exponential_smoothing, \
+     mad_over_time, ts_of_*_over_time, sort_by_label*): not run against 2.42",
 ];
 
 /// Queries on which our engine is known to disagree with Prometheus, each with the reason.
@@ -106,12 +105,14 @@ enum Expect {
     RangeVectorOrString,
     /// Both must fail, as instant and as range queries.
     Error,
-    /// Like `Values`, but compared at the instants only: 2.42's range queries evaluate it
-    /// wrongly (see `EXCLUDED`).
-    NoRangeQueries,
-    /// Like `Values`, but 3.x drops `__name__` where 2.42 kept it: Prometheus' series are
+    /// Like `Values`, but compared with 2.42 at the instants only: 2.42's range queries
+    /// evaluate it wrongly (see `EXCLUDED_2_42`).
+    InstantsOnlyOn2_42,
+    /// Like `Values`, but 3.x drops `__name__` where 2.42 kept it: 2.42's series are
     /// compared without their `__name__`.
     NameDroppedSince3,
+    /// Like `Values`, but 2.42 does not answer it (see `EXCLUDED_2_42`): 3.5 only.
+    Since3,
 }
 
 #[derive(Clone, Debug)]
@@ -123,7 +124,7 @@ struct Query {
 impl Query {
     /// Instant results whose order Prometheus defines.
     fn ordered(&self) -> bool {
-        ["sort(", "sort_desc(", "topk(", "bottomk("]
+        ["sort(", "sort_desc(", "sort_by_label", "topk(", "bottomk("]
             .iter()
             .any(|p| self.text.starts_with(p))
     }
@@ -152,6 +153,9 @@ impl Queries {
     }
     fn error(&mut self, text: impl Into<String>) {
         self.push(text, Expect::Error);
+    }
+    fn since_3(&mut self, text: impl Into<String>) {
+        self.push(text, Expect::Since3);
     }
 }
 
@@ -554,10 +558,10 @@ fn queries() -> Vec<Query> {
     q.add("resets(signed_gauge[30m])");
     q.add("predict_linear(memory_usage_bytes[10m] offset 5m, -600)");
     // In 2.42 range queries the pinned window of an @-unsafe function slides with the step
-    // (see EXCLUDED); 3.x and the instant queries pin it.
+    // (see EXCLUDED_2_42); 3.x and the instant queries pin it.
     q.push(
         format!("predict_linear(temperature_celsius[20m] @ {AT}, 3600)"),
-        Expect::NoRangeQueries,
+        Expect::InstantsOnlyOn2_42,
     );
     q.add("deriv(avg by (job) (memory_usage_bytes)[10m:1m])");
     q.add("quantile_over_time(0.5, memory_usage_bytes[1h:10m])");
@@ -609,7 +613,7 @@ fn queries() -> Vec<Query> {
     q.add(r#"label_join(memory_usage_bytes, "d", "-", "pod", "pod", "job")"#);
     q.push(
         format!(r#"quantile_over_time(scalar(signed_gauge{{pod="pod-0"}}) / 10, memory_usage_bytes[20m] @ {AT})"#),
-        Expect::NoRangeQueries,
+        Expect::InstantsOnlyOn2_42,
     );
 
     q.add(r#"histogram_quantile(0.5, label_replace(request_duration_seconds_bucket, "le", "0.2", "le", "0.05"))"#);
@@ -633,6 +637,31 @@ fn queries() -> Vec<Query> {
     q.add("memory_usage_bytes unless ignoring(job) signed_gauge > 0");
     q.add("signed_gauge > bool on(pod) group_left temperature_celsius - 20");
     q.add("(signed_gauge or temperature_celsius) * 2");
+
+    // Name removal as Prometheus does it by default (no delayed name removal): where a
+    // function or operator drops the name, later steps cannot see it, and series that only the
+    // name told apart collide there (`_sum` and `_count`, and the two gauges, share labels).
+    q.add("sum by (__name__) (rate(http_requests_total[5m]))");
+    q.add(r#"label_replace(rate(http_requests_total[5m]), "name", "$1", "__name__", "(.+)")"#);
+    q.add(r#"count by (__name__) ({__name__=~"memory_usage_bytes|temperature_celsius"} > 0)"#);
+    q.add(r#"last_over_time({__name__=~"memory_usage_bytes|temperature_celsius"}[5m])"#);
+    q.error(r#"rate({__name__=~"request_duration_seconds_(sum|count)"}[5m])"#);
+    q.error(r#"sum(rate({__name__=~"request_duration_seconds_(sum|count)"}[5m]))"#);
+    q.error(r#"max_over_time({__name__=~"memory_usage_bytes|temperature_celsius"}[5m])"#);
+    q.error(r#"-{__name__=~"memory_usage_bytes|temperature_celsius"}"#);
+    q.error(r#"{__name__=~"memory_usage_bytes|temperature_celsius"} * 2"#);
+
+    // 3.x only: functions 2.42 lacks (experimental in 3.5), UTF-8 label names.
+    q.since_3("double_exponential_smoothing(memory_usage_bytes[10m], 0.5, 0.5)");
+    q.since_3("mad_over_time(temperature_celsius[10m])");
+    q.since_3("ts_of_max_over_time(memory_usage_bytes[10m])");
+    q.since_3("ts_of_min_over_time(temperature_celsius[10m:1m])");
+    q.since_3("ts_of_last_over_time(intermittent_gauge[10m])");
+    q.since_3(r#"sort_by_label(memory_usage_bytes, "pod")"#);
+    q.since_3(r#"sort_by_label_desc(http_requests_total, "code", "pod")"#);
+    q.since_3(r#"label_replace(memory_usage_bytes, "new.label", "$1", "pod", "pod-(.*)")"#);
+    q.since_3(r#"count_values("resets.n", resets(http_requests_total[30m]))"#);
+    q.since_3("rate(http_requests_total[1h])");
 
     // Both must fail: duplicate series after dropping the name, many-to-many matching.
     q.error(r#"abs({__name__=~"memory_usage_bytes|temperature_celsius"})"#);
@@ -944,7 +973,23 @@ async fn engine_query(engine: &Engine, storage: &dyn Storage, query: &str, eval:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn engine_agrees_with_prometheus() {
+async fn engine_agrees_with_prometheus_3_5() {
+    differential(Version::V3_5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_agrees_with_prometheus_2_42() {
+    differential(Version::V2_42).await;
+}
+
+fn version_name(version: Version) -> &'static str {
+    match version {
+        Version::V2_42 => "Prometheus 2.42",
+        Version::V3_5 => "Prometheus 3.5",
+    }
+}
+
+async fn differential(version: Version) {
     let started = Instant::now();
     let spec = Spec::default();
     assert_eq!(
@@ -955,10 +1000,15 @@ async fn engine_agrees_with_prometheus() {
     let series = data::generate_rich(&spec);
     let dir = tempfile::tempdir().unwrap();
     promtool::create_blocks(&series, &dir.path().join("tsdb"));
-    let prometheus = PrometheusServer::start(
+    let flags: &[&str] = match version {
+        Version::V3_5 => &["--enable-feature=promql-experimental-functions"],
+        Version::V2_42 => &[],
+    };
+    let prometheus = PrometheusServer::start_version(
+        version,
         &dir.path().join("tsdb/blocks"),
         &dir.path().join("prometheus"),
-        &[],
+        flags,
     );
     let store = MemoryStore::new(
         Labels::new(),
@@ -980,7 +1030,7 @@ async fn engine_agrees_with_prometheus() {
     let mut jobs = Vec::new();
     let mut adjusted = Adjusted::default();
     for (i, query) in queries.iter().enumerate() {
-        for eval in evaluations(query, &mut adjusted) {
+        for eval in evaluations(query, version, &mut adjusted) {
             jobs.push((i, eval));
         }
     }
@@ -992,7 +1042,7 @@ async fn engine_agrees_with_prometheus() {
                 prometheus_query(client, url, &query.text, eval),
                 engine_query(engine, storage, &query.text, eval)
             );
-            if query.expect == Expect::NameDroppedSince3 {
+            if query.expect == Expect::NameDroppedSince3 && version == Version::V2_42 {
                 want = without_name(want);
             }
             let ordered = query.ordered() && matches!(eval, Eval::Instant(_));
@@ -1009,7 +1059,13 @@ async fn engine_agrees_with_prometheus() {
         .collect()
         .await;
 
-    report(&queries, &outcomes, &adjusted, setup, started.elapsed());
+    report(
+        version,
+        &queries,
+        &outcomes,
+        &adjusted,
+        (setup, started.elapsed()),
+    );
 }
 
 /// Compares one evaluation, after checking what the query's `Expect` says of Prometheus'
@@ -1047,11 +1103,11 @@ fn check(query: &Query, eval: Eval, want: &Norm, got: &Norm, ordered: bool) -> R
 }
 
 fn report(
+    version: Version,
     queries: &[Query],
     outcomes: &[Outcome],
     adjusted: &Adjusted,
-    setup: std::time::Duration,
-    total: std::time::Duration,
+    (setup, total): (std::time::Duration, std::time::Duration),
 ) {
     // PROMQL_DIFF_SHOW=<query> prints both answers to that query in full (for debugging).
     if let Ok(show) = std::env::var("PROMQL_DIFF_SHOW") {
@@ -1094,7 +1150,10 @@ fn report(
         .iter()
         .filter(|o| matches!(o.eval, Eval::Instant(_)))
         .count();
-    println!("\nPromQL differential test against Prometheus 2.42");
+    println!(
+        "\nPromQL differential test against {}",
+        version_name(version)
+    );
     println!(
         "queries: {}  comparisons: {} ({} instant, {} range)  passed: {passed}  failed: {}  \
          known differences: {}",
@@ -1111,11 +1170,17 @@ fn report(
          {samples}; setup {setup:.1?}, total {total:.1?}",
         outcomes.len()
     );
-    println!(
-        "rate/increase windows before the first sample (see EXCLUDED): {} instant evaluations \
-         skipped, {} range queries started later, {} skipped",
-        adjusted.skipped_instants, adjusted.trimmed_ranges, adjusted.skipped_ranges
-    );
+    if version == Version::V2_42 {
+        println!(
+            "rate/increase windows before the first sample (see EXCLUDED_2_42): {} instant \
+             evaluations skipped, {} range queries started later, {} skipped; {} queries of 3.x \
+             only not run",
+            adjusted.skipped_instants,
+            adjusted.trimmed_ranges,
+            adjusted.skipped_ranges,
+            adjusted.not_in_2_42
+        );
+    }
     println!("\nknown differences (engine bugs, not failing the test):");
     if KNOWN_DIFFERENCES.is_empty() {
         println!("  (none)");
@@ -1133,7 +1198,11 @@ fn report(
         }
     }
     println!("\ndeliberate exclusions:");
-    for e in EXCLUDED {
+    let version_gap: &[&str] = match version {
+        Version::V2_42 => EXCLUDED_2_42,
+        Version::V3_5 => &[],
+    };
+    for e in EXCLUDED.iter().chain(version_gap) {
         println!("  - {e}");
     }
 
@@ -1175,7 +1244,8 @@ fn report(
         outcomes.len()
             + adjusted.skipped_instants
             + adjusted.skipped_ranges
-            + adjusted.ranges_not_run,
+            + adjusted.ranges_not_run
+            + adjusted.not_in_2_42 * (INSTANTS.len() + RANGES.len()),
         queries.len() * (INSTANTS.len() + RANGES.len())
     );
     assert!(
@@ -1187,13 +1257,14 @@ fn report(
         .zip(&non_empty)
         .filter(|(q, n)| {
             **n == 0
-                && matches!(
-                    q.expect,
+                && match q.expect {
                     Expect::Values
-                        | Expect::RangeVectorOrString
-                        | Expect::NameDroppedSince3
-                        | Expect::NoRangeQueries
-                )
+                    | Expect::RangeVectorOrString
+                    | Expect::NameDroppedSince3
+                    | Expect::InstantsOnlyOn2_42 => true,
+                    Expect::Since3 => version != Version::V2_42,
+                    Expect::Empty | Expect::Error => false,
+                }
         })
         .map(|(q, _)| q.text.as_str())
         .collect();
@@ -1206,7 +1277,10 @@ fn report(
         .filter(|q| {
             matches!(
                 q.expect,
-                Expect::Values | Expect::NameDroppedSince3 | Expect::NoRangeQueries
+                Expect::Values
+                    | Expect::NameDroppedSince3
+                    | Expect::InstantsOnlyOn2_42
+                    | Expect::Since3
             )
         })
         .count();
@@ -1245,23 +1319,30 @@ struct Adjusted {
     skipped_instants: usize,
     trimmed_ranges: usize,
     skipped_ranges: usize,
-    /// Range queries of `Expect::NoRangeQueries` queries.
+    /// Range queries of `Expect::InstantsOnlyOn2_42` queries.
     ranges_not_run: usize,
+    /// `Expect::Since3` queries, not run against 2.42.
+    not_in_2_42: usize,
 }
 
 /// Where the first samples are (every series starts less than a second after it).
 const DATA_START_MS: i64 = S * 1000;
 
-/// A query's evaluations: every instant and range, except that no `rate`/`increase` window may
-/// start before the first samples (2.42 limits counter extrapolation to the zero point before
-/// its "series starts inside the window" rule, 3.x after it: prometheus/prometheus#13725). An
-/// instant evaluation that would is skipped; a range query starts at its first step at which
-/// none does.
-fn evaluations(query: &Query, adjusted: &mut Adjusted) -> Vec<Eval> {
+/// A query's evaluations: every instant and range. Against 2.42, no `rate`/`increase` window
+/// may start before the first samples (2.42 limits counter extrapolation to the zero point
+/// before its "series starts inside the window" rule, 3.x after it:
+/// prometheus/prometheus#13725): an instant evaluation that would is skipped; a range query
+/// starts at its first step at which none does.
+fn evaluations(query: &Query, version: Version, adjusted: &mut Adjusted) -> Vec<Eval> {
+    let on_2_42 = version == Version::V2_42;
+    if on_2_42 && query.expect == Expect::Since3 {
+        adjusted.not_in_2_42 += 1;
+        return Vec::new();
+    }
     let expr = syntax::parse(&query.text).ok();
     let too_early = |first: i64, start: i64, end: i64| {
         let mut earliest = None;
-        if let Some(expr) = &expr {
+        if let Some(expr) = expr.as_ref().filter(|_| on_2_42) {
             rate_windows(expr, first, start, end, &mut earliest);
         }
         earliest.is_some_and(|e| e < DATA_START_MS)
@@ -1274,7 +1355,7 @@ fn evaluations(query: &Query, adjusted: &mut Adjusted) -> Vec<Eval> {
             out.push(Eval::Instant(t));
         }
     }
-    if query.expect == Expect::NoRangeQueries {
+    if on_2_42 && query.expect == Expect::InstantsOnlyOn2_42 {
         adjusted.ranges_not_run += RANGES.len();
         return out;
     }

@@ -219,20 +219,9 @@ pub async fn run(http_address: std::net::SocketAddr) -> Result<(), String> {
     }
     let args = QueryArgs {
         http_address,
-        grpc_address: None,
-        labels: Vec::new(),
         endpoints,
-        sd_files: Vec::new(),
-        dns_server: None,
         replica_labels: vec!["replica".into()],
-        dedup_func: "counter-aware".into(),
-        partial_response: true,
-        response_timeout: std::time::Duration::from_secs(30),
-        replica_grace: std::time::Duration::from_secs(2),
-        unhealthy_timeout: std::time::Duration::from_secs(300),
-        query_timeout: std::time::Duration::from_secs(120),
-        max_samples: 50_000_000,
-        lookback_delta: std::time::Duration::from_secs(300),
+        ..QueryArgs::defaults()
     };
     let result = super::query::run(args).await;
     drop(servers);

@@ -1,6 +1,6 @@
 //! `panoptes query`: the gateway.
 
-use crate::cli::QueryArgs;
+use crate::cli::{Feature, QueryArgs};
 use crate::fanout::dedup::DedupAlgorithm;
 use crate::fanout::discovery::{Discovery, DiscoveryError, HickoryResolver, parse_spec};
 use crate::fanout::{Fanout, FanoutConfig};
@@ -31,6 +31,7 @@ pub fn build(args: &QueryArgs) -> Result<(Arc<Fanout>, Engine), String> {
         lookback_delta_ms: args.lookback_delta.as_millis() as i64,
         max_samples: args.max_samples,
         timeout: args.query_timeout,
+        delayed_name_removal: args.features.contains(&Feature::PromqlDelayedNameRemoval),
         ..EngineOptions::default()
     });
     Ok((Fanout::new(config, discovery), engine))
@@ -88,6 +89,7 @@ fn flags(args: &QueryArgs) -> Vec<(String, String)> {
         ("query.timeout", format!("{:?}", args.query_timeout)),
         ("query.max-samples", args.max_samples.to_string()),
         ("query.lookback-delta", format!("{:?}", args.lookback_delta)),
+        ("enable-feature", format!("{:?}", args.features)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

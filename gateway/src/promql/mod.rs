@@ -37,6 +37,10 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Step of a subquery written without one (`[5m:]`): the rule evaluation interval.
     pub default_subquery_step_ms: i64,
+    /// `__name__` is removed at the end of evaluation, not where a function or operator
+    /// drops it (`--enable-feature=promql-delayed-name-removal`; off in Prometheus 3.5, on
+    /// in its test scripts).
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -46,6 +50,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step_ms: 60 * 1000,
+            delayed_name_removal: false,
         }
     }
 }

@@ -5,7 +5,8 @@ use super::error::EngineError;
 use super::exec::aggregate::{AggregateOp, Aggregation};
 use super::exec::binary::{BinaryKind, BinaryOp, Operand, VectorMatching};
 use super::exec::function::{
-    AbsentOp, ClassicHistogramOp, HistogramCalc, MapOp, RelabelOp, ScalarOp, SortOp, SortOrder,
+    AbsentOp, ClassicHistogramOp, Collision, HistogramCalc, MapOp, RelabelOp, ScalarOp, SortOp,
+    SortOrder,
 };
 use super::exec::info::{self, InfoOp, InfoSpec};
 use super::exec::range::{RangeFunctionOp, RangeSource};
@@ -171,7 +172,7 @@ impl<'a> Planner<'a> {
         steps: Steps,
     ) -> BoxFuture<'b, Result<BoxOperator, EngineError>> {
         Box::pin(async move {
-            Ok(match expr {
+            let op = match expr {
                 Expr::Number(n) => Box::new(NumberOp::new(*n, steps)) as BoxOperator,
                 Expr::String(_) => {
                     return Err(EngineError::BadData("unexpected string expression".into()));
@@ -259,8 +260,27 @@ impl<'a> Planner<'a> {
                     )
                     .await?
                 }
-            })
+            };
+            Ok(self.drop_names_now(expr, op))
         })
+    }
+
+    /// Without delayed name removal, the nodes that may drop `__name__` drop it at once and
+    /// check for collisions where Prometheus 3.5 does: a range function or a unary minus
+    /// over its whole range, an instant function or an operator at each step.
+    fn drop_names_now(&self, expr: &Expr, op: BoxOperator) -> BoxOperator {
+        if self.ctx.options.delayed_name_removal {
+            return op;
+        }
+        let collision = match expr {
+            Expr::Neg(_) => Collision::AnywhereInRange,
+            Expr::Call { args, .. } if args.iter().any(|a| a.value_type() == ValueType::Matrix) => {
+                Collision::AnywhereInRange
+            }
+            Expr::Call { .. } | Expr::Binary { .. } => Collision::AtOneStep,
+            _ => return op,
+        };
+        Box::new(RelabelOp::drop_names_now(op, collision))
     }
 
     /// Sorting means nothing in a range query (results are ordered by labels): say so, and

@@ -16,7 +16,7 @@ pub mod start_timestamps;
 pub use parse::{Script, ScriptError, parse_script};
 pub use run::{
     EvalClass, EvalReport, FailKind, Failure, FileReport, HistogramNames, Outcome, QueryEngine,
-    Runner, SkipReason, Stage, classify, run_all,
+    Runner, SkipReason, Stage, classify, run_all, script_engine,
 };
 
 use std::path::{Path, PathBuf};

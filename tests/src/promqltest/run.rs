@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use gateway::promql::syntax::{self as parser, At, Expr, ExprKind};
 use gateway::promql::{
-    Engine, EngineError, InstantSample, QueryResult, Storage, StoreStorage, Value,
+    Engine, EngineError, EngineOptions, InstantSample, QueryResult, Storage, StoreStorage, Value,
 };
 use regex::Regex;
 use std::collections::{BTreeMap, HashSet};
@@ -52,6 +52,15 @@ const AT_UNSAFE_FUNCTIONS: [&str; 15] = [
 /// Queries that depend on the query's own range are not re-run as range queries.
 static QUERY_CONTEXT_FUNCS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(start|end|range|step)\(\)").expect("valid pattern"));
+
+/// The gateway's engine as Prometheus' own script runner configures its engine: with
+/// delayed name removal, which the scripts assume.
+pub fn script_engine() -> Engine {
+    Engine::new(EngineOptions {
+        delayed_name_removal: true,
+        ..EngineOptions::default()
+    })
+}
 
 /// The engine under test. Implemented for the gateway's engine and, in tests, for fakes.
 pub trait QueryEngine {

@@ -67,27 +67,62 @@ impl Operator for MapOp {
 /// A series' new labels from its old ones.
 pub type Relabel = Box<dyn Fn(&SeriesMeta) -> Result<SeriesMeta, EngineError> + Send>;
 
-/// Changes the series' labels once (label_replace, label_join, vector()); values pass.
-/// Series that end up with the same labels become one, as Prometheus merges them; two of
-/// them with a sample at the same step are an error.
+/// Where two series that a relabelling gave the same labels may not both have samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collision {
+    /// At one step (label_replace, label_join, instant-vector functions and operators).
+    AtOneStep,
+    /// Anywhere in the range: Prometheus 3.5 checks the whole matrix of a range function
+    /// or a unary minus whose name it dropped at once.
+    AnywhereInRange,
+}
+
+/// Changes the series' labels once (label_replace, label_join, vector(), immediate name
+/// removal); values pass. Series that end up with the same labels become one, as Prometheus
+/// merges them; two of them colliding (see [`Collision`]) are an error.
 pub struct RelabelOp {
     input: BoxOperator,
     relabel: Relabel,
+    collision: Collision,
     /// Output id of each input series, once `series()` ran.
     output_of: Vec<usize>,
+    /// No two inputs share an output: ids and batches pass unchanged.
+    identity: bool,
     outputs: Option<Arc<[SeriesMeta]>>,
-    /// Per output: taken at the current step (reused).
-    taken: Vec<bool>,
+    /// Per output: the input that gave it a sample (this step, or in the range).
+    producer: Vec<Option<usize>>,
+    /// Inputs none of which this holds for pass unchanged, unhashed.
+    only_if: Option<fn(&SeriesMeta) -> bool>,
 }
 
 impl RelabelOp {
     pub fn new(input: BoxOperator, relabel: Relabel) -> Self {
+        Self::with_collision(input, relabel, Collision::AtOneStep)
+    }
+
+    pub fn with_collision(input: BoxOperator, relabel: Relabel, collision: Collision) -> Self {
         Self {
             input,
             relabel,
+            collision,
             output_of: Vec::new(),
+            identity: false,
             outputs: None,
-            taken: Vec::new(),
+            producer: Vec::new(),
+            only_if: None,
+        }
+    }
+
+    /// Prometheus 3's default, without `promql-delayed-name-removal`: the name goes where a
+    /// function or operator drops it, not at the end, and series left alike must not collide.
+    pub fn drop_names_now(input: BoxOperator, collision: Collision) -> Self {
+        Self {
+            only_if: Some(|meta| meta.drop_name),
+            ..Self::with_collision(
+                input,
+                Box::new(|meta| Ok(SeriesMeta::new(meta.final_labels()))),
+                collision,
+            )
         }
     }
 }
@@ -98,6 +133,13 @@ impl Operator for RelabelOp {
             return Ok(outputs.clone());
         }
         let series = self.input.series()?;
+        if let Some(applies) = self.only_if
+            && !series.iter().any(applies)
+        {
+            self.identity = true;
+            self.outputs = Some(series.clone());
+            return Ok(series);
+        }
         let mut index: HashMap<SeriesMeta, usize> = HashMap::new();
         let mut outputs = Vec::new();
         self.output_of = Vec::with_capacity(series.len());
@@ -110,7 +152,10 @@ impl Operator for RelabelOp {
             }
             self.output_of.push(id);
         }
-        self.taken = vec![false; outputs.len()];
+        // Outputs are numbered in order of first appearance, so without merges input i is
+        // output i.
+        self.identity = outputs.len() == series.len();
+        self.producer = vec![None; outputs.len()];
         let outputs: Arc<[SeriesMeta]> = Arc::from(outputs);
         self.outputs = Some(outputs.clone());
         Ok(outputs)
@@ -121,18 +166,26 @@ impl Operator for RelabelOp {
         let Some(mut batch) = self.input.next()? else {
             return Ok(None);
         };
+        if self.identity {
+            return Ok(Some(batch));
+        }
         for step in &mut batch {
             for id in &mut step.ids {
                 let output = self.output_of[*id];
-                if std::mem::replace(&mut self.taken[output], true) {
-                    return Err(EngineError::Execution(
-                        "vector cannot contain metrics with the same labelset".into(),
-                    ));
+                match self.producer[output] {
+                    Some(producer) if producer != *id => {
+                        return Err(EngineError::Execution(
+                            "vector cannot contain metrics with the same labelset".into(),
+                        ));
+                    }
+                    _ => self.producer[output] = Some(*id),
                 }
                 *id = output;
             }
-            for &id in &step.ids {
-                self.taken[id] = false;
+            if self.collision == Collision::AtOneStep {
+                for &id in &step.ids {
+                    self.producer[id] = None;
+                }
             }
         }
         Ok(Some(batch))
