@@ -143,6 +143,10 @@ pub struct SidecarArgs {
     #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
     pub grpc_address: SocketAddr,
 
+    /// Where to serve `/metrics`, `/-/healthy` and `/-/ready`.
+    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
+    pub http_address: SocketAddr,
+
     /// Timeout of one request to Prometheus, e.g. `2m` or `30s`.
     #[arg(long = "prometheus.timeout", default_value = "2m", value_parser = parse_duration)]
     pub prometheus_timeout: Duration,
@@ -158,6 +162,10 @@ pub struct StoreArgs {
     /// Where to serve the StoreAPI (gRPC).
     #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
     pub grpc_address: SocketAddr,
+
+    /// Where to serve `/metrics`, `/-/healthy` and `/-/ready`.
+    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
+    pub http_address: SocketAddr,
 
     /// How often the bucket is listed for new and deleted blocks, e.g. `3m` or `10s`.
     #[arg(long = "sync-block-duration", default_value = "3m", value_parser = parse_duration)]

@@ -41,9 +41,10 @@ impl StoreError {
     }
 }
 
-impl From<StoreError> for Status {
-    fn from(err: StoreError) -> Self {
-        let code = match &err {
+impl StoreError {
+    /// The gRPC code a client sees for this error.
+    pub fn code(&self) -> Code {
+        match self {
             StoreError::InvalidArgument(_) => Code::InvalidArgument,
             StoreError::Unavailable(_) => Code::Unavailable,
             StoreError::BadData(_) => Code::DataLoss,
@@ -51,8 +52,36 @@ impl From<StoreError> for Status {
             StoreError::Canceled(_) => Code::Cancelled,
             StoreError::LimitExceeded(_) => Code::ResourceExhausted,
             StoreError::Internal(_) => Code::Internal,
-        };
-        Status::new(code, err.message())
+        }
+    }
+}
+
+/// A gRPC code's name as Go's `codes.Code.String()` spells it (metrics label it so).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+impl From<StoreError> for Status {
+    fn from(err: StoreError) -> Self {
+        Status::new(err.code(), err.message())
     }
 }
 

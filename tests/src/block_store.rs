@@ -67,17 +67,28 @@ pub fn filesystem_config(dir: &Path) -> String {
 
 /// A `panoptes store` over the bucket `config` describes; `extra` flags are appended.
 pub fn start_store(config: &str, work_dir: &Path, extra: &[&str]) -> (Panoptes, SocketAddr) {
+    let (store, grpc, _) = start_store_with_http(config, work_dir, extra);
+    (store, grpc)
+}
+
+/// Like [`start_store`], with the address of its `/metrics`, `/-/healthy` and `/-/ready`.
+pub fn start_store_with_http(
+    config: &str,
+    work_dir: &Path,
+    extra: &[&str],
+) -> (Panoptes, SocketAddr, SocketAddr) {
     std::fs::create_dir_all(work_dir).unwrap();
     let file = work_dir.join("bucket.yaml");
     std::fs::write(&file, config).unwrap();
-    let grpc = free_addr();
+    let (grpc, http) = (free_addr(), free_addr());
     let mut args = vec![
         "store".to_string(),
         format!("--objstore.config-file={}", file.display()),
         format!("--grpc-address={grpc}"),
+        format!("--http-address={http}"),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    (Panoptes::start(&args, grpc), grpc)
+    (Panoptes::start(&args, grpc), grpc, http)
 }
 
 /// A gateway over the given StoreAPI endpoints; its HTTP base URL.

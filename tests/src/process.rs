@@ -1,6 +1,6 @@
 //! Real `panoptes` processes.
 
-use crate::net::{wait_for_port, wait_for_ready};
+use crate::net::{free_addr, wait_for_port, wait_for_ready};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -137,6 +137,40 @@ impl Panoptes {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+}
+
+/// A `panoptes sidecar` before one Prometheus, on free loopback ports, killed on drop.
+pub struct Sidecar {
+    process: Panoptes,
+    /// Its StoreAPI, as a gateway names it (`--endpoint=`).
+    pub grpc: SocketAddr,
+    /// Its `/metrics`, `/-/healthy` and `/-/ready`.
+    pub http: SocketAddr,
+}
+
+impl Sidecar {
+    /// Starts it and waits until its gRPC port listens.
+    pub fn start(prometheus_url: &str) -> Self {
+        let (grpc, http) = (free_addr(), free_addr());
+        let process = Panoptes::start(
+            &[
+                "sidecar".into(),
+                format!("--prometheus.url={prometheus_url}"),
+                format!("--grpc-address={grpc}"),
+                format!("--http-address={http}"),
+            ],
+            grpc,
+        );
+        Self {
+            process,
+            grpc,
+            http,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
     }
 }
 

@@ -47,7 +47,7 @@
 
 use panoptes_tests::data::{self, Spec};
 use panoptes_tests::net::free_addr;
-use panoptes_tests::process::Panoptes;
+use panoptes_tests::process::{Panoptes, Sidecar};
 use panoptes_tests::prometheus::PrometheusServer;
 use panoptes_tests::promtool;
 use serde_json::Value;
@@ -2095,7 +2095,7 @@ fn judge(case: &Case, want: Option<&Answer>, got: &Answer) -> Result<(), String>
 /// Fields drop in order: the gateway, the sidecar, Prometheus, then the files.
 struct Topology {
     _gateway: Panoptes,
-    _sidecar: Panoptes,
+    _sidecar: Sidecar,
     prometheus: PrometheusServer,
     gateway_url: String,
     _dir: tempfile::TempDir,
@@ -2110,15 +2110,8 @@ fn start() -> Topology {
         &dir.path().join("prometheus"),
         &[],
     );
-    let grpc = free_addr();
-    let sidecar = Panoptes::start(
-        &[
-            "sidecar".into(),
-            format!("--prometheus.url={}", prometheus.url()),
-            format!("--grpc-address={grpc}"),
-        ],
-        grpc,
-    );
+    let sidecar = Sidecar::start(&prometheus.url());
+    let grpc = sidecar.grpc;
     let http = free_addr();
     let gateway = Panoptes::start(
         &[

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use panoptes_tests::net::free_addr;
-use panoptes_tests::process::Panoptes;
+use panoptes_tests::process::{Panoptes, Sidecar};
 use panoptes_tests::prometheus::{PrometheusServer, Version, api_client, get_json};
 use std::time::{Duration, Instant};
 
@@ -39,15 +39,8 @@ async fn histogram_series_are_named_never_dropped_silently() {
         &scrape,
         &["--enable-feature=native-histograms"],
     );
-    let grpc = free_addr();
-    let _sidecar = Panoptes::start(
-        &[
-            "sidecar".into(),
-            format!("--prometheus.url={}", scraper.url()),
-            format!("--grpc-address={grpc}"),
-        ],
-        grpc,
-    );
+    let sidecar = Sidecar::start(&scraper.url());
+    let grpc = sidecar.grpc;
     let http = free_addr();
     let _gateway = Panoptes::start(
         &[

@@ -17,7 +17,7 @@
 use panoptes_tests::cluster_queries::{CLUSTER, QUERIES, compare_all};
 use panoptes_tests::data::{self, Spec};
 use panoptes_tests::net::free_addr;
-use panoptes_tests::process::Panoptes;
+use panoptes_tests::process::{Panoptes, Sidecar};
 use panoptes_tests::prometheus::{
     Eval, PrometheusServer, api_client, api_time, get_data, json_labels, json_strings, query_answer,
 };
@@ -51,7 +51,7 @@ struct Topology {
     reference: PrometheusServer,
     replica_b: PrometheusServer,
     _replica_a: PrometheusServer,
-    _sidecars: Vec<Panoptes>,
+    _sidecars: Vec<Sidecar>,
     _gateway: Panoptes,
     gateway: String,
 }
@@ -90,16 +90,9 @@ fn start() -> Topology {
     let mut sidecars = Vec::new();
     let mut endpoints = Vec::new();
     for prometheus in [&a, &b] {
-        let grpc = free_addr();
-        sidecars.push(Panoptes::start(
-            &[
-                "sidecar".into(),
-                format!("--prometheus.url={}", prometheus.url()),
-                format!("--grpc-address={grpc}"),
-            ],
-            grpc,
-        ));
-        endpoints.push(format!("--endpoint={grpc}"));
+        let sidecar = Sidecar::start(&prometheus.url());
+        endpoints.push(format!("--endpoint={}", sidecar.grpc));
+        sidecars.push(sidecar);
     }
     let http = free_addr();
     let mut args = vec![

@@ -5,8 +5,7 @@
 
 use futures_util::TryStreamExt;
 use panoptes_tests::data::{self, Series, Spec};
-use panoptes_tests::net::free_addr;
-use panoptes_tests::process::Panoptes;
+use panoptes_tests::process::Sidecar;
 use panoptes_tests::prometheus::PrometheusServer;
 use panoptes_tests::promtool;
 use std::collections::BTreeMap;
@@ -20,7 +19,7 @@ struct Setup {
     _dir: tempfile::TempDir,
     series: Vec<Series>,
     prometheus: PrometheusServer,
-    _sidecar: Panoptes,
+    _sidecar: Sidecar,
     client: StoreClient,
 }
 
@@ -35,15 +34,8 @@ fn setup() -> Setup {
         &dir.path().join("prometheus"),
         &EXTERNAL,
     );
-    let grpc = free_addr();
-    let sidecar = Panoptes::start(
-        &[
-            "sidecar".into(),
-            format!("--prometheus.url={}", prometheus.url()),
-            format!("--grpc-address={grpc}"),
-        ],
-        grpc,
-    );
+    let sidecar = Sidecar::start(&prometheus.url());
+    let grpc = sidecar.grpc;
     let client = StoreClient::new(&grpc.to_string()).unwrap();
     Setup {
         _dir: dir,
@@ -364,15 +356,8 @@ async fn metric_metadata_comes_from_prometheus() {
     );
     let scraper =
         PrometheusServer::start_with_config(None, &dir.path().join("scraper"), &EXTERNAL, &scrape);
-    let grpc = free_addr();
-    let _sidecar = Panoptes::start(
-        &[
-            "sidecar".into(),
-            format!("--prometheus.url={}", scraper.url()),
-            format!("--grpc-address={grpc}"),
-        ],
-        grpc,
-    );
+    let sidecar = Sidecar::start(&scraper.url());
+    let grpc = sidecar.grpc;
     let client = StoreClient::new(&grpc.to_string()).unwrap();
     assert!(client.info().await.unwrap().serves_metadata);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

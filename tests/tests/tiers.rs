@@ -29,7 +29,7 @@
 use futures_util::StreamExt;
 use panoptes_tests::data::{self, Series, Spec};
 use panoptes_tests::net::free_addr;
-use panoptes_tests::process::Panoptes;
+use panoptes_tests::process::{Panoptes, Sidecar};
 use panoptes_tests::prometheus::{
     Eval, PrometheusServer, api_client, compare_answers, get_data, json_labels, json_strings,
     query_answer,
@@ -169,7 +169,7 @@ fn evaluations() -> Vec<Eval> {
 
 struct RegionProcesses {
     _prometheus: Vec<PrometheusServer>,
-    _sidecars: Vec<Panoptes>,
+    _sidecars: Vec<Sidecar>,
     _gateway: Panoptes,
     grpc: SocketAddr,
     first_sample: i64,
@@ -248,16 +248,9 @@ fn start() -> Topology {
         let mut sidecars = Vec::new();
         let mut args = vec!["query".to_string()];
         for p in &prometheus {
-            let grpc = free_addr();
-            sidecars.push(Panoptes::start(
-                &[
-                    "sidecar".into(),
-                    format!("--prometheus.url={}", p.url()),
-                    format!("--grpc-address={grpc}"),
-                ],
-                grpc,
-            ));
-            args.push(format!("--endpoint={grpc}"));
+            let sidecar = Sidecar::start(&p.url());
+            args.push(format!("--endpoint={}", sidecar.grpc));
+            sidecars.push(sidecar);
         }
         let (http, grpc) = (free_addr(), free_addr());
         args.extend([

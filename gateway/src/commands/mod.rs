@@ -2,5 +2,6 @@
 
 pub mod demo;
 pub mod query;
+pub mod serve;
 pub mod sidecar;
 pub mod store;

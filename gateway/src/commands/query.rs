@@ -7,6 +7,7 @@ use crate::fanout::{Fanout, FanoutConfig};
 use crate::grpc::GatewayStore;
 use crate::http::{self, AppState};
 use crate::promql::{Engine, EngineOptions};
+use crate::telemetry::storeapi::MeteredStore;
 use std::sync::Arc;
 use std::time::SystemTime;
 use store_api::Labels;
@@ -102,9 +103,12 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
     // is 503 until it ends, and answers name the endpoints not yet probed.
     fanout.spawn_refresh();
     let external_labels = Labels::from_pairs(args.labels.clone());
+    let registry = crate::telemetry::metrics::registry();
+    fanout.register_metrics(&registry);
     let _grpc = match args.grpc_address {
         Some(addr) => {
             let store = Arc::new(GatewayStore::new(fanout.clone(), external_labels.clone()));
+            let store = Arc::new(MeteredStore::new(store, &registry));
             let server = store_api::server::spawn(store, addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -123,8 +127,10 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         external_labels,
         started: SystemTime::now(),
         flags: flags(&args),
+        metrics: http::metrics::HttpMetrics::new(&registry),
+        registry,
     });
-    http::serve(listener, state, super::sidecar::shutdown_signal())
+    http::serve(listener, state, super::serve::shutdown_signal())
         .await
         .map_err(|e| format!("HTTP server: {e}"))
 }

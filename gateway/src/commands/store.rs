@@ -1,10 +1,8 @@
 //! `panoptes store`: StoreAPI over the TSDB blocks in a bucket.
 
 use crate::cli::StoreArgs;
-use crate::commands::sidecar::shutdown_signal;
 use std::sync::Arc;
 use store_api::objstore::{Bucket, BucketConfig, BucketStore, IndexCache};
-use store_api::server::StoreService;
 
 pub async fn run(args: StoreArgs) -> Result<(), String> {
     let path = &args.objstore_config_file;
@@ -32,12 +30,11 @@ pub async fn run(args: StoreArgs) -> Result<(), String> {
         "bucket synced"
     );
     let _sync = store.spawn_sync(args.sync_interval);
-    let listener = tokio::net::TcpListener::bind(args.grpc_address)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.grpc_address))?;
-    tracing::info!(grpc = %args.grpc_address, kind = ?config.kind, "store serving StoreAPI");
-    StoreService::new(store)
-        .serve(listener, shutdown_signal())
-        .await
-        .map_err(|e| format!("gRPC server: {e}"))
+    tracing::info!(
+        grpc = %args.grpc_address,
+        http = %args.http_address,
+        kind = ?config.kind,
+        "store serving StoreAPI"
+    );
+    super::serve::serve_store(store, args.grpc_address, args.http_address).await
 }

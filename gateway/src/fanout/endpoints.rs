@@ -26,6 +26,8 @@ pub struct EndpointState {
     pub last_error: Option<String>,
     /// When Info last succeeded (monotonic), to expire endpoints that stay unhealthy.
     pub last_success: Option<Instant>,
+    /// The same, on the wall clock (for the metrics).
+    pub last_success_at: Option<SystemTime>,
 }
 
 impl EndpointState {
@@ -72,12 +74,14 @@ impl Endpoint {
             Err(_) => Err(format!("Info did not answer within {timeout:?}")),
         };
         if let Ok(mut state) = self.state.write() {
-            state.last_check = Some(SystemTime::now());
+            let now = SystemTime::now();
+            state.last_check = Some(now);
             match outcome {
                 Ok(info) => {
                     state.info = Some(info);
                     state.last_error = None;
                     state.last_success = Some(Instant::now());
+                    state.last_success_at = Some(now);
                 }
                 Err(err) => {
                     tracing::warn!(endpoint = %self.address, error = %err, "endpoint unhealthy");
@@ -138,18 +142,21 @@ impl EndpointSet {
     /// `unhealthy_timeout` (call it right after an Info round). Discovered endpoints stay
     /// (an unhealthy one is not queried and shows in /api/v1/stores with its error); an
     /// undiscovered one that still answers stays until the timeout, so that a DNS blip does
-    /// not drop a store.
-    pub fn prune(&self, addresses: &[String], unhealthy_timeout: Duration) {
+    /// not drop a store. Returns the addresses removed.
+    pub fn prune(&self, addresses: &[String], unhealthy_timeout: Duration) -> Vec<String> {
         let Ok(mut endpoints) = self.endpoints.write() else {
-            return;
+            return Vec::new();
         };
+        let mut removed = Vec::new();
         endpoints.retain(|address, endpoint| {
             let keep = addresses.contains(address) || endpoint.answered_within(unhealthy_timeout);
             if !keep {
                 tracing::info!(endpoint = %address, "endpoint removed");
+                removed.push(address.clone());
             }
             keep
         });
+        removed
     }
 
     pub fn all(&self) -> Vec<Arc<Endpoint>> {

@@ -6,6 +6,7 @@
 
 use super::endpoints::{Endpoint, left_out_error};
 use super::hedge::{self, Waited};
+use super::metrics::{Api, FanoutMetrics, Outcome};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,7 @@ pub struct MergeOptions {
     /// At most this long a replica may keep the request waiting once another replica of its
     /// shard progressed (`hedge`).
     pub replica_grace: Duration,
+    pub metrics: Arc<FanoutMetrics>,
 }
 
 pub struct Merger {
@@ -210,6 +212,7 @@ async fn read_endpoint(
     let grace = hedge::grace(&endpoint, options.replica_grace);
     let member = member.as_ref();
     let cut = |replica: Arc<str>| Frame::Cut(hedge::cut_reason(grace, &replica));
+    let mut received = 0u64;
     let outcome = async {
         let mut stream =
             match hedge::wait(endpoint.client.series(request), deadline, member, grace).await {
@@ -236,6 +239,9 @@ async fn read_endpoint(
             if first {
                 endpoint.record_first_frame(started.elapsed());
                 first = false;
+            }
+            if matches!(frame, SeriesFrame::Series(_)) {
+                received += 1;
             }
             if let Some(member) = member {
                 member.progressed();
@@ -265,7 +271,7 @@ async fn read_endpoint(
                     }
                     previous = Some(series.labels.clone());
                     if sender.send(Frame::Series(series)).await.is_err() {
-                        return Ok(()); // The merge is gone (query finished or canceled).
+                        return Err(Ended::Abandoned);
                     }
                 }
             }
@@ -276,27 +282,35 @@ async fn read_endpoint(
         buffered.sort_by(|a, b| a.labels.cmp(&b.labels));
         for series in buffered {
             if sender.send(Frame::Series(series)).await.is_err() {
-                break;
+                return Err(Ended::Abandoned);
             }
         }
         Ok(())
     }
     .await;
-    match outcome {
-        Ok(()) => {}
+    let ended = match outcome {
+        Ok(()) => Outcome::Complete,
         Err(Ended::Failed(reason)) => {
             let _ = sender.send(Frame::Failed(reason)).await;
+            Outcome::Failed
         }
         Err(Ended::Cut(frame)) => {
             let _ = sender.send(frame).await;
+            Outcome::Cut
         }
-    }
+        Err(Ended::Abandoned) => Outcome::Abandoned,
+    };
+    let metrics = &options.metrics;
+    metrics.call(&endpoint.address, Api::Series, ended, started.elapsed());
+    metrics.series_received(&endpoint.address, received);
 }
 
 /// How an endpoint's answer ended short.
 enum Ended {
     Failed(String),
     Cut(Frame),
+    /// The merge is gone (the query finished or was canceled).
+    Abandoned,
 }
 
 #[cfg(test)]
@@ -372,6 +386,7 @@ mod tests {
             replica_labels: Vec::new(),
             response_timeout: Duration::from_secs(5),
             replica_grace: Duration::from_secs(2),
+            metrics: Arc::default(),
         };
         let mut merger = Merger::start(endpoints, &options);
         let (mut names, mut warnings, mut error) = (Vec::new(), Vec::new(), None);

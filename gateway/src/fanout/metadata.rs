@@ -5,6 +5,7 @@
 use super::endpoints::{Selection, left_out_error};
 use super::hedge::{self, Waited};
 use super::merge::MergeEvent;
+use super::metrics::{Api, Outcome};
 use super::selection::selected;
 use super::storage::FanoutStorage;
 use store_api::{
@@ -48,6 +49,7 @@ impl FanoutStorage {
     async fn call_each<T, F, Fut>(
         &self,
         selection: Selection,
+        api: Api,
         call: F,
     ) -> Result<(Vec<T>, Vec<String>), String>
     where
@@ -71,7 +73,8 @@ impl FanoutStorage {
                 let call = call(endpoint.client.clone());
                 let grace = hedge::grace(endpoint, config.replica_grace);
                 async move {
-                    match hedge::wait(call, deadline, member.as_ref(), grace).await {
+                    let started = tokio::time::Instant::now();
+                    let called = match hedge::wait(call, deadline, member.as_ref(), grace).await {
                         Waited::Done(Ok(answer)) => {
                             if let Some(member) = member {
                                 member.progressed();
@@ -81,7 +84,15 @@ impl FanoutStorage {
                         Waited::Done(Err(e)) => Called::Failed(e.to_string()),
                         Waited::Deadline => Called::Failed(format!("no answer within {timeout:?}")),
                         Waited::Cut(replica) => Called::Cut(hedge::cut_reason(grace, &replica)),
-                    }
+                    };
+                    let outcome = match called {
+                        Called::Answer(_) => Outcome::Complete,
+                        Called::Failed(_) => Outcome::Failed,
+                        Called::Cut(_) => Outcome::Cut,
+                    };
+                    let metrics = &self.fanout().metrics;
+                    metrics.call(&endpoint.address, api, outcome, started.elapsed());
+                    called
                 }
             });
         let results = futures_util::future::join_all(calls).await;
@@ -105,12 +116,12 @@ impl FanoutStorage {
         Ok((answers, warnings))
     }
 
-    /// Calls every selected endpoint with `call`, unions the answers without `exclude`.
+    /// Calls every endpoint of `selection` with `call`, unions the answers without
+    /// `exclude`.
     async fn union<F, Fut>(
         &self,
-        start: i64,
-        end: i64,
-        matchers: &[Matcher],
+        selection: Selection,
+        api: Api,
         limit: usize,
         exclude: &[String],
         call: F,
@@ -119,8 +130,7 @@ impl FanoutStorage {
         F: Fn(StoreClient) -> Fut,
         Fut: std::future::Future<Output = Result<LabelsResponse, StoreError>>,
     {
-        let selection = self.endpoints_for(start, end, matchers);
-        let (answers, mut warnings) = self.call_each(selection, call).await?;
+        let (answers, mut warnings) = self.call_each(selection, api, call).await?;
         let mut values = Vec::new();
         for answer in answers {
             values.extend(answer.values.into_iter().filter(|v| !exclude.contains(v)));
@@ -153,10 +163,17 @@ impl FanoutStorage {
             partial_response: self.partial_response(),
         };
         let replica_labels = self.replica_labels();
-        self.union(start, end, &matchers, limit, &replica_labels, |client| {
-            let request = request.clone();
-            async move { client.label_names(request).await }
-        })
+        let selection = self.endpoints_for(start, end, &matchers);
+        self.union(
+            selection,
+            Api::LabelNames,
+            limit,
+            &replica_labels,
+            |client| {
+                let request = request.clone();
+                async move { client.label_names(request).await }
+            },
+        )
         .await
     }
 
@@ -180,7 +197,8 @@ impl FanoutStorage {
             limit,
             partial_response: self.partial_response(),
         };
-        self.union(start, end, &matchers, limit, &[], |client| {
+        let selection = self.endpoints_for(start, end, &matchers);
+        self.union(selection, Api::LabelValues, limit, &[], |client| {
             let request = request.clone();
             async move { client.label_values(request).await }
         })
@@ -200,7 +218,7 @@ impl FanoutStorage {
             partial_response: self.partial_response(),
         };
         let (answers, mut warnings) = self
-            .call_each(selection, |client| {
+            .call_each(selection, Api::Metadata, |client| {
                 let request = request.clone();
                 async move { client.metric_metadata(request).await }
             })

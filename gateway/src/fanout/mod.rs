@@ -10,6 +10,7 @@ pub mod endpoints;
 mod hedge;
 pub mod merge;
 mod metadata;
+pub mod metrics;
 pub mod selection;
 mod storage;
 
@@ -70,6 +71,7 @@ pub struct Fanout {
     discovery_errors: RwLock<Vec<String>>,
     /// The first discovery and Info round has finished (`/-/ready`).
     ready: AtomicBool,
+    pub metrics: Arc<metrics::FanoutMetrics>,
 }
 
 impl Fanout {
@@ -80,7 +82,13 @@ impl Fanout {
             discovery,
             discovery_errors: RwLock::new(Vec::new()),
             ready: AtomicBool::new(false),
+            metrics: Arc::default(),
         })
+    }
+
+    /// Exports the fan-out's metrics (endpoint calls and health) in `registry`.
+    pub fn register_metrics(&self, registry: &crate::telemetry::metrics::Registry) {
+        self.metrics.register(registry, self.endpoints.clone());
     }
 
     /// Discovers endpoints and polls their Info once.
@@ -94,8 +102,12 @@ impl Fanout {
             *errors = resolved.errors.iter().map(ToString::to_string).collect();
         }
         self.endpoints.check_all(self.config.info_timeout).await;
-        self.endpoints
+        let removed = self
+            .endpoints
             .prune(&resolved.addresses, self.config.unhealthy_timeout);
+        for address in removed {
+            self.metrics.forget(&address);
+        }
         self.ready.store(true, Ordering::Release);
     }
 

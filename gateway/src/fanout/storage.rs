@@ -82,6 +82,7 @@ impl FanoutStorage {
             replica_labels: self.replica_labels(),
             response_timeout: self.fanout.config.response_timeout,
             replica_grace: self.fanout.config.replica_grace,
+            metrics: self.fanout.metrics.clone(),
         };
         Merger::start(selection.usable, &options).left_out(selection.left_out)
     }

@@ -34,18 +34,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/format_query", get(format_query).post(format_query))
         .route("/api/v1/parse_query", get(parse_query).post(parse_query))
-        .route("/-/healthy", get(|| async { "Panoptes is Healthy.\n" }))
+        .route("/-/healthy", get(|| async { super::ops::HEALTHY }))
         .route("/-/ready", get(ready))
 }
 
 /// 503 until the first discovery and Info round has finished, as Prometheus is not ready
 /// before its storage is; then 200.
 async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
-    if state.fanout.is_ready() {
-        (StatusCode::OK, "Panoptes is Ready.\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
-    }
+    super::ops::readiness(state.fanout.is_ready())
 }
 
 fn now_ms() -> i64 {

@@ -5,9 +5,11 @@
 //! and errors are plain text, as Prometheus has them: a bad `match[]` is a 400, and with
 //! `partial_response=false` an endpoint that fails (or is left out) before the first series
 //! is a 500; one failing later cuts the body short, so the scrape fails rather than taking
-//! partial data. With partial response, what an endpoint could not give is logged.
+//! partial data. With partial response, what an endpoint could not give is logged. Each
+//! answer's outcome is counted (`panoptes_federate_answers_total`).
 
 use super::AppState;
+use super::metrics::FederateOutcome;
 use super::params::Params;
 use crate::fanout::merge::{MergeEvent, MergedSeries, Merger};
 use crate::fanout::{FanoutStorage, QueryOptions, decode};
@@ -35,7 +37,7 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
         .collect();
     let selectors = match selectors {
         Ok(s) => s,
-        Err(e) => return plain_error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return refuse(&state, StatusCode::BAD_REQUEST, &e),
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -57,10 +59,11 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
     // The first series of each selector before the status line, so that a failure known by
     // then is the status.
     let mut heads = Vec::with_capacity(mergers.len());
+    let mut partial = false;
     for merger in &mut mergers {
-        match next_series(merger).await {
+        match next_series(merger, &mut partial).await {
             Ok(head) => heads.push(head),
-            Err(error) => return plain_error(StatusCode::INTERNAL_SERVER_ERROR, &error),
+            Err(error) => return refuse(&state, StatusCode::INTERNAL_SERVER_ERROR, &error),
         }
     }
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
@@ -72,8 +75,13 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
         max: now,
         family: None,
         buffer: String::new(),
+        partial,
     };
-    tokio::spawn(writer.run(mergers, heads, sender));
+    let state = state.clone();
+    tokio::spawn(async move {
+        let outcome = writer.run(mergers, heads, sender).await;
+        state.metrics.federate_answered(outcome);
+    });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
     let mut response = body.into_response();
     response
@@ -82,8 +90,9 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
     response
 }
 
-/// An error as Prometheus' `http.Error` writes it: plain text and a newline.
-fn plain_error(status: StatusCode, message: &str) -> Response {
+/// A refusal, counted, as Prometheus' `http.Error` writes it: plain text and a newline.
+fn refuse(state: &AppState, status: StatusCode, message: &str) -> Response {
+    state.metrics.federate_answered(FederateOutcome::Refused);
     tracing::warn!(%status, error = %message, "federate");
     let mut response = (status, format!("{message}\n")).into_response();
     let headers = response.headers_mut();
@@ -107,6 +116,8 @@ struct Writer {
     max: i64,
     family: Option<String>,
     buffer: String,
+    /// Some endpoint's data is missing (partial response).
+    partial: bool,
 }
 
 /// Flush to the client past this many buffered bytes.
@@ -120,37 +131,43 @@ impl Writer {
         mut mergers: Vec<Merger>,
         mut heads: Vec<Option<MergedSeries>>,
         sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    ) {
-        if let Err(error) = self.write_union(&mut mergers, &mut heads, &sender).await {
-            tracing::warn!(%error, "federate: answer cut");
-            let _ = sender.send(Err(std::io::Error::other(error))).await;
+    ) -> FederateOutcome {
+        match self.write_union(&mut mergers, &mut heads, &sender).await {
+            Err(error) => {
+                tracing::warn!(%error, "federate: answer cut");
+                let _ = sender.send(Err(std::io::Error::other(error))).await;
+                FederateOutcome::Cut
+            }
+            Ok(false) => FederateOutcome::Cut,
+            Ok(true) if self.partial => FederateOutcome::Partial,
+            Ok(true) => FederateOutcome::Complete,
         }
     }
 
+    /// Whether the whole answer was written (else the client went away).
     async fn write_union(
         &mut self,
         mergers: &mut [Merger],
         heads: &mut [Option<MergedSeries>],
         sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         // The union of the selectors: the smallest head, once even if several match.
         while let Some(min) = heads.iter().flatten().map(|s| s.labels.clone()).min() {
             let mut chosen = None;
             for (i, head) in heads.iter_mut().enumerate() {
                 if head.as_ref().is_some_and(|s| s.labels == min) {
                     chosen = head.take();
-                    *head = next_series(&mut mergers[i]).await?;
+                    *head = next_series(&mut mergers[i], &mut self.partial).await?;
                 }
             }
             if let Some(series) = chosen {
                 self.write(&series)?;
             }
             if self.buffer.len() > FLUSH_BYTES && !self.flush(sender).await {
-                return Ok(()); // The client went away.
+                return Ok(false);
             }
         }
-        self.flush(sender).await;
-        Ok(())
+        Ok(self.flush(sender).await)
     }
 
     async fn flush(&mut self, sender: &mpsc::Sender<Result<Bytes, std::io::Error>>) -> bool {
@@ -170,6 +187,7 @@ impl Writer {
         )?;
         for warning in warnings {
             tracing::warn!(%warning, "federate: partial data");
+            self.partial = true;
         }
         let (Some(&t), Some(&v)) = (samples.timestamps.last(), samples.values.last()) else {
             return Ok(());
@@ -199,15 +217,19 @@ impl Writer {
     }
 }
 
-/// The merge's next series; warnings (partial response) are logged, a failure (abort) is
-/// the error.
-async fn next_series(merger: &mut Merger) -> Result<Option<MergedSeries>, String> {
+/// The merge's next series; warnings (partial response) are logged and set `partial`, a
+/// failure (abort) is the error.
+async fn next_series(
+    merger: &mut Merger,
+    partial: &mut bool,
+) -> Result<Option<MergedSeries>, String> {
     loop {
         match merger.next().await {
             None => return Ok(None),
             Some(Ok(MergeEvent::Series(series))) => return Ok(Some(series)),
             Some(Ok(MergeEvent::Warning(warning))) => {
-                tracing::warn!(%warning, "federate: partial data")
+                tracing::warn!(%warning, "federate: partial data");
+                *partial = true;
             }
             Some(Err(error)) => return Err(error),
         }

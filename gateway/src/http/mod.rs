@@ -5,11 +5,15 @@ mod api;
 pub mod envelope;
 mod federate;
 pub mod json;
+pub mod metrics;
+pub mod ops;
 pub mod params;
 
 use crate::fanout::Fanout;
 use crate::promql::Engine;
+use crate::telemetry::metrics::Registry;
 use axum::Router;
+use metrics::HttpMetrics;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -22,6 +26,9 @@ pub struct AppState {
     pub started: SystemTime,
     /// The command line, for `status/flags`.
     pub flags: Vec<(String, String)>,
+    /// The process' metrics, served on `/metrics`.
+    pub registry: Registry,
+    pub metrics: HttpMetrics,
 }
 
 /// Largest request body accepted (a form-encoded query).
@@ -30,9 +37,20 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 pub fn router(state: Arc<AppState>) -> Router {
     api::routes()
         .route("/federate", axum::routing::get(federate::federate))
+        .route("/metrics", axum::routing::get(serve_metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         // gzip when the client asks (Grafana and Prometheus do), streamed bodies included.
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
+}
+
+async fn serve_metrics(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+) -> axum::response::Response {
+    ops::metrics(&state.registry)
 }
 
 /// Serves the router on a bound listener until `shutdown` completes.

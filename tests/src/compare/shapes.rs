@@ -28,6 +28,7 @@ pub fn sidecar(fleet: &mut Fleet, binary: &Path, prometheus_url: &str) -> Target
         LOG_LEVEL.to_string(),
         format!("--prometheus.url={prometheus_url}"),
         format!("--grpc-address={grpc}"),
+        format!("--http-address={}", free_addr()),
     ];
     let process = PanoptesProcess::start(binary, args, grpc);
     fleet.add(System::Sidecar, "sidecar", TIER_SIDECAR, Box::new(process));
@@ -63,6 +64,7 @@ fn start_store(
         LOG_LEVEL.to_string(),
         format!("--objstore.config-file={}", config.display()),
         format!("--grpc-address={grpc}"),
+        format!("--http-address={}", free_addr()),
     ];
     let process = PanoptesProcess::start(binary, args, grpc);
     fleet.add(system, role, TIER_STORAGE, Box::new(process));
