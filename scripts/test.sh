@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh Debian machine: installs what the tests
-# need (Debian's `prometheus` package: prometheus 2.42 and promtool; Prometheus 3.5 unpacked from
-# Debian's unstable suite by scripts/reference-systems.sh; `s3s-fs` from crates.io, an
-# S3-compatible server), then formatting, lints, and the whole test suite (unit, gRPC round trips,
-# real Prometheus and S3 end to end).
+# need (Debian's `prometheus` package: prometheus 2.42 and promtool; Prometheus 3.5 and
+# VictoriaMetrics' vmalert unpacked from Debian's unstable suite by scripts/reference-systems.sh;
+# `s3s-fs` from crates.io, an S3-compatible server), then formatting, lints, and the whole test
+# suite (unit, gRPC round trips, real Prometheus, vmalert and S3 end to end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +16,10 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
 fi
 prometheus --version 2>&1 | head -1
 
-# Prometheus 3.5 (the reference semantics) from Debian's unstable suite, beside the system's 2.42.
-bash scripts/reference-systems.sh
+# Prometheus 3.5 (the reference semantics) from Debian's unstable suite, beside the system's 2.42,
+# and the `victoria-metrics` package for its vmalert (a rule evaluator the fault tests run
+# against the gateway). Already unpacked: nothing is fetched.
+bash scripts/reference-systems.sh prometheus promtool victoria-metrics
 
 # The S3-compatible server the object-storage end-to-end tests read blocks from.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

@@ -19,3 +19,4 @@ pub mod promqltest;
 pub mod promtool;
 pub mod s3;
 pub mod topology;
+pub mod vmalert;

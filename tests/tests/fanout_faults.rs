@@ -14,7 +14,10 @@ use panoptes_tests::faults::{
     Fault, FaultStore, Gateway, Proxy, Record, Reply, SilentListener, StoreStatus, TestDns,
 };
 use panoptes_tests::net::free_addr;
-use panoptes_tests::prometheus::{PrometheusServer, api_client, get_data};
+use panoptes_tests::prometheus::{
+    Answer, Eval, PrometheusServer, Version, api_client, get_data, query_answer,
+};
+use panoptes_tests::vmalert::{Metrics, Vmalert};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -694,6 +697,39 @@ async fn frozen_replica_is_cut_after_the_grace() {
     .await;
 }
 
+/// Milliseconds since the Unix epoch.
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Series of [`live_replica`], each with this value.
+const LIVE_SERIES: usize = 5;
+const LIVE_VALUE: f64 = 7.0;
+
+/// One replica of an HA pair (external label `replica=<name>`) with live data:
+/// `fault_test{source="pair", n="0".."4"} 7` every 15 s up to `now_ms`, as a scraper would
+/// have written it.
+fn live_replica(name: &str, now_ms: i64) -> MemoryStore {
+    let live = (0..LIVE_SERIES).map(|n| {
+        let labels = Labels::from_pairs([
+            ("__name__", "fault_test".to_string()),
+            ("source", "pair".into()),
+            ("n", n.to_string()),
+        ]);
+        let samples = (0..20)
+            .map(|i| (now_ms - (20 - i) * 15_000, LIVE_VALUE))
+            .collect();
+        (labels, samples)
+    });
+    MemoryStore::new(
+        Labels::from_pairs([("replica", name)]),
+        live.collect::<Vec<_>>(),
+    )
+}
+
 /// A real upper Prometheus (2.42) federates `{__name__=~".+"}` from the gateway every 3 s with
 /// a 3 s scrape timeout, over an HA pair. One replica freezes: each `/federate` answer comes
 /// once the grace after the other replica's answer is over (1 s), so every scrape succeeds
@@ -701,28 +737,9 @@ async fn frozen_replica_is_cut_after_the_grace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upper_prometheus_federating_through_a_frozen_replica_stays_up() {
     bounded(async {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-        // Live data: a sample every 15 s up to now, as a scraper would have written it.
-        let replica = |name: &str| {
-            let live = (0..5).map(|n| {
-                let labels = Labels::from_pairs([
-                    ("__name__", "fault_test".to_string()),
-                    ("source", "pair".into()),
-                    ("n", n.to_string()),
-                ]);
-                let samples = (0..20).map(|i| (now - (20 - i) * 15_000, 7.0)).collect();
-                (labels, samples)
-            });
-            MemoryStore::new(
-                Labels::from_pairs([("replica", name)]),
-                live.collect::<Vec<_>>(),
-            )
-        };
-        let a = serve(Arc::new(replica("a"))).await;
-        let b = serve(Arc::new(replica("b"))).await;
+        let now = unix_now_ms();
+        let a = serve(Arc::new(live_replica("a", now))).await;
+        let b = serve(Arc::new(live_replica("b", now))).await;
         let proxy = Proxy::start(b.addr).await;
         let gateway = Gateway::start(&[
             endpoint(a.addr),
@@ -796,6 +813,265 @@ async fn upper_prometheus_federating_through_a_frozen_replica_stays_up() {
         assert_eq!(results[3], 5.0, "every series federated in every scrape");
     })
     .await;
+}
+
+/// vmalert (VictoriaMetrics' rule evaluator, from Debian sid's `victoria-metrics`) evaluates a
+/// recording and an alerting rule every 2 s through the gateway over an HA pair, and
+/// remote-writes their results to a Prometheus 3.5. One replica freezes for 12 s, longer than
+/// the 10 s response timeout: each evaluation is answered once the 1 s grace after the other
+/// replica's answer is over, so vmalert misses none, none fails, every one ends within the
+/// interval, and the written series have no hole across the freeze. Without hedging this test
+/// fails: run once without `--query.replica-label` (then b is no replica of a, and is waited
+/// for up to the response timeout), vmalert counted a missed iteration, one iteration took
+/// 10.0 s, two ran in the 12 s freeze, and the recorded series had a 12 s hole.
+/// (`--store.replica-grace=10s` does not turn hedging off: it caps a grace of ten times the
+/// laggard's usual latency, at least 1 s, which stays 1 s here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vmalert_evaluating_through_a_frozen_replica_misses_no_evaluation() {
+    bounded(async {
+        let (interval, grace) = (Duration::from_secs(2), Duration::from_secs(1));
+        let started_ms = unix_now_ms();
+        let a = serve(Arc::new(live_replica("a", started_ms))).await;
+        let b = serve(Arc::new(live_replica("b", started_ms))).await;
+        let proxy = Proxy::start(b.addr).await;
+        let gateway = Gateway::start(&[
+            endpoint(a.addr),
+            endpoint(proxy.addr()),
+            "--query.replica-label=replica".into(),
+            "--store.response-timeout=10s".into(),
+            format!("--store.replica-grace={}s", grace.as_secs()),
+        ])
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let receiver = tokio::task::block_in_place(|| {
+            PrometheusServer::launch(
+                Version::V3_5,
+                None,
+                &dir.path().join("prometheus"),
+                &[],
+                "",
+                &["--web.enable-remote-write-receiver"],
+            )
+        });
+        let flags = vmalert_flags(gateway.url(), &receiver.url(), interval);
+        let vmalert = tokio::task::block_in_place(|| {
+            Vmalert::start(&dir.path().join("vmalert"), VMALERT_RULES, &flags)
+        });
+        let before = wait_for_iterations(&vmalert, 3).await;
+
+        proxy.freeze().await;
+        let frozen_ms = unix_now_ms();
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        let at_thaw = Evaluations::of(&vmalert.metrics().await);
+        proxy.thaw();
+        let thawed_ms = unix_now_ms();
+        tokio::time::sleep(interval * 2).await;
+        let page = vmalert.metrics().await;
+        let after = Evaluations::of(&page);
+
+        let client = api_client();
+        let window = (frozen_ms, thawed_ms);
+        let range = Duration::from_millis((unix_now_ms() - started_ms) as u64) + interval;
+        let alerts = "ALERTS{alertname=\"FaultTestPresent\", alertstate=\"firing\"}";
+        let recorded = written_across(&client, &receiver, "fault_test:sum", range, window).await;
+        let alerts = written_across(&client, &receiver, alerts, range, window).await;
+
+        // Every figure first, so that a failing run shows them all.
+        let in_freeze = at_thaw.iterations - before.iterations;
+        let mean_in_freeze = (at_thaw.duration_sum - before.duration_sum) / in_freeze;
+        println!(
+            "vmalert: {} iterations ({in_freeze} in the 12 s freeze, mean {mean_in_freeze:.3} s), \
+             {} missed, {} rule executions, {} errors, longest iteration {:.3} s",
+            after.iterations, after.missed, after.executions, after.errors, after.max_duration
+        );
+        for (labels, samples) in recorded.iter().chain(&alerts) {
+            let hole = longest_hole(samples);
+            println!(
+                "{labels}: {} samples, longest hole {hole} ms",
+                samples.len()
+            );
+        }
+
+        let log = || vmalert.log();
+        assert_eq!(after.missed, 0.0, "vmalert missed evaluations: {}", log());
+        assert_eq!(after.errors, 0.0, "evaluations failed: {}", log());
+        // What was evaluated was written (else a hole below would not be the gateway's).
+        for failed in [
+            "vmalert_remotewrite_errors_total",
+            "vmalert_remotewrite_dropped_rows_total",
+        ] {
+            assert_eq!(page.sum(failed), 0.0, "{failed}: {}", log());
+        }
+        // One tick per interval while frozen (one may straddle each end of the freeze).
+        assert!(
+            in_freeze >= (12 / interval.as_secs() - 1) as f64,
+            "only {in_freeze} evaluations in the freeze"
+        );
+        // Each evaluation ends before the next tick; and one at least waited out the grace (the
+        // 1 s flag is also the grace's floor, so exactly 1 s), so the frozen replica was on the
+        // path: it stays in the request until its Info times out, 5 s after the freeze.
+        assert!(
+            after.max_duration < interval.as_secs_f64(),
+            "an evaluation took {} s, longer than the interval",
+            after.max_duration
+        );
+        assert!(
+            after.max_duration >= (grace - Duration::from_millis(20)).as_secs_f64(),
+            "no evaluation waited for the frozen replica: {} s",
+            after.max_duration
+        );
+        assert_eq!(
+            page.sum("vmalert_alerts_firing"),
+            LIVE_SERIES as f64,
+            "one alert per series"
+        );
+        assert_eq!(recorded.len(), 1, "{recorded:?}");
+        assert_eq!(alerts.len(), LIVE_SERIES, "{alerts:?}");
+        // Deduplicated and whole at every evaluation: the sum of one replica's series.
+        assert_written_every_interval(&recorded, LIVE_SERIES as f64 * LIVE_VALUE, interval);
+        assert_written_every_interval(&alerts, 1.0, interval);
+    })
+    .await;
+}
+
+/// A recording and an alerting rule over the live data. The group runs its two rules at once
+/// (`concurrency: 2`): while a replica is frozen each query waits out the grace, and two in a
+/// row (vmalert's default) would take a whole 2 s interval (measured: 2.03 s).
+const VMALERT_RULES: &str = "groups:
+  - name: panoptes
+    concurrency: 2
+    rules:
+      - record: fault_test:sum
+        expr: sum(fault_test)
+      - alert: FaultTestPresent
+        expr: fault_test > 0
+";
+
+fn vmalert_flags(datasource: &str, remote_write: &str, interval: Duration) -> Vec<String> {
+    vec![
+        format!("-datasource.url={datasource}"),
+        format!("-evaluationInterval={}s", interval.as_secs()),
+        // Alerts are evaluated and written, never sent: no Alertmanager needed.
+        "-notifier.blackhole".into(),
+        // Recording rules need somewhere to write (vmalert refuses to start without).
+        format!("-remoteWrite.url={remote_write}"),
+        "-remoteWrite.flushInterval=1s".into(),
+        // One writer, so that batches arrive in evaluation order: with several, a later batch
+        // can land first and Prometheus rejects the earlier one as out of order (seen once, as
+        // a hole that was no missed evaluation).
+        "-remoteWrite.concurrency=1".into(),
+        // The 30 s default waits out VictoriaMetrics' ingestion latency; without it samples are
+        // written at their evaluation time, which the test places against the freeze.
+        "-rule.evalDelay=0s".into(),
+    ]
+}
+
+/// vmalert's counters at one moment, summed over its groups and rules.
+struct Evaluations {
+    iterations: f64,
+    missed: f64,
+    executions: f64,
+    /// Failed executions, and rules whose last evaluation failed.
+    errors: f64,
+    duration_sum: f64,
+    /// The longest iteration of the last minutes (the summary's `quantile="1"`).
+    max_duration: f64,
+}
+
+impl Evaluations {
+    fn of(page: &Metrics) -> Self {
+        Self {
+            iterations: page.sum("vmalert_iteration_total"),
+            missed: page.sum("vmalert_iteration_missed_total"),
+            executions: page.sum("vmalert_execution_total"),
+            errors: page.sum("vmalert_execution_errors_total")
+                + page.sum("vmalert_alerting_rules_errors_total")
+                + page.sum("vmalert_recording_rules_errors_total"),
+            duration_sum: page.sum("vmalert_iteration_duration_seconds_sum"),
+            max_duration: page.max("vmalert_iteration_duration_seconds", &[("quantile", "1")]),
+        }
+    }
+}
+
+/// Waits until vmalert has run `n` iterations without error; returns its counters then.
+async fn wait_for_iterations(vmalert: &Vmalert, n: usize) -> Evaluations {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = vmalert.metrics().await;
+        // A group's metrics appear with its first iteration.
+        let iterations: f64 = page.named("vmalert_iteration_total").map(|s| s.value).sum();
+        if iterations >= n as f64 {
+            let now = Evaluations::of(&page);
+            assert_eq!(now.errors, 0.0, "evaluations failed: {}", vmalert.log());
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vmalert ran {iterations} iterations: {}",
+            vmalert.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The samples `selector` selects in `receiver` over the last `range`, once vmalert's writes
+/// cover `window` (milliseconds: samples before its start and after its end).
+async fn written_across(
+    client: &reqwest::Client,
+    receiver: &PrometheusServer,
+    selector: &str,
+    range: Duration,
+    (start, end): (i64, i64),
+) -> Answer {
+    let query = format!("{selector}[{}s]", range.as_secs());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = query_answer(
+            client,
+            &receiver.url(),
+            &query,
+            Eval::Instant(unix_now_ms()),
+        )
+        .await;
+        let covers = |samples: &Vec<(i64, f64)>| {
+            samples.first().is_some_and(|s| s.0 < start)
+                && samples.last().is_some_and(|s| s.0 > end)
+        };
+        if !answer.is_empty() && answer.values().all(covers) {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{query}: the writes do not cover [{start}, {end}]: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Each series of `written` holds `value` throughout, with no hole longer than 1.5 intervals
+/// (an evaluation missed would leave two).
+#[track_caller]
+fn assert_written_every_interval(written: &Answer, value: f64, interval: Duration) {
+    for (labels, samples) in written {
+        let hole = longest_hole(samples);
+        assert!(
+            hole * 2 <= interval.as_millis() as i64 * 3,
+            "{labels}: a {hole} ms hole (interval {interval:?}): {samples:?}"
+        );
+        assert!(
+            samples.iter().all(|(_, v)| *v == value),
+            "{labels}: not {value} throughout: {samples:?}"
+        );
+    }
+}
+
+/// The longest time between two consecutive samples, in milliseconds.
+fn longest_hole(samples: &[(i64, f64)]) -> i64 {
+    samples
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or(0)
 }
 
 /// An endpoint that drips its answer, a frame a second (20 series: 20 s), is cut at the
