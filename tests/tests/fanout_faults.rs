@@ -680,6 +680,21 @@ async fn frozen_replica_is_cut_after_the_grace() {
         assert_eq!(by_source(&range)["pair"], (20, vec![7.0; 220]));
         assert_eq!(values.body["data"].as_array().map(Vec::len), Some(20));
 
+        // Cut once, it gets only a moment in the next requests (until its Info answers
+        // again), or none once the Info poll has marked it unhealthy: a rule group
+        // evaluating one query after another pays the grace once, not per query.
+        for _ in 0..3 {
+            let reply = gateway.get(QUERY, &INSTANT).await;
+            assert_eq!(by_source(&reply)["pair"], (20, vec![7.0; 20]));
+            assert!(
+                reply.warnings().iter().any(|w| w.contains(&frozen)),
+                "{}",
+                reply.body
+            );
+            println!("frozen replica, next query: {:?}", reply.elapsed);
+            assert!(reply.elapsed < grace / 2, "took {:?}", reply.elapsed);
+        }
+
         // Thawed: answers are whole and clean again once it is reconnected.
         proxy.thaw();
         let thawed = Instant::now();

@@ -3,7 +3,7 @@
 //! the unhealthy timeout (or is no longer discovered) leaves the set.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use store_api::{Store, StoreClient, StoreInfo};
@@ -17,6 +17,8 @@ pub struct Endpoint {
     /// A moving average of the time its Series answers take to a first frame, in
     /// microseconds (0: none yet): what replica hedging waits for (`hedge::grace`).
     first_frame_micros: AtomicU64,
+    /// Cut by hedging since its last good Info (`hedge::grace`).
+    cut_since_info: AtomicBool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -43,6 +45,7 @@ impl Endpoint {
             client: StoreClient::new(address)?,
             state: RwLock::new(EndpointState::default()),
             first_frame_micros: AtomicU64::new(0),
+            cut_since_info: AtomicBool::new(false),
         })
     }
 
@@ -66,6 +69,15 @@ impl Endpoint {
         self.state.read().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Hedging cut it: it answers too late for its replicas until its Info answers again.
+    pub fn mark_cut(&self) {
+        self.cut_since_info.store(true, Ordering::Relaxed);
+    }
+
+    pub fn cut_since_info(&self) -> bool {
+        self.cut_since_info.load(Ordering::Relaxed)
+    }
+
     /// Calls Info with a timeout and records the outcome.
     pub async fn check(&self, timeout: Duration) {
         let outcome = match tokio::time::timeout(timeout, self.client.info()).await {
@@ -78,6 +90,7 @@ impl Endpoint {
             state.last_check = Some(now);
             match outcome {
                 Ok(info) => {
+                    self.cut_since_info.store(false, Ordering::Relaxed);
                     state.info = Some(info);
                     state.last_error = None;
                     state.last_success = Some(Instant::now());

@@ -3,7 +3,9 @@
 //! one of them. One that keeps the request waiting (no frame) while a replica of it makes
 //! progress is cut after a grace, counted from that replica's progress, and the answer is
 //! built from what arrived. The grace adapts to the laggard: a multiple of its usual time to
-//! a first frame, never more than `--store.replica-grace`. A shard whose every replica is slow
+//! a first frame, never more than `--store.replica-grace`. A replica cut once gets only a
+//! moment (`SUSPECT_GRACE`) until its Info answers again: a frozen replica costs one grace, not
+//! one per request until the Info poll marks it unhealthy. A shard whose every replica is slow
 //! is not hedged: it waits up to the response timeout.
 
 use super::endpoints::Endpoint;
@@ -20,6 +22,8 @@ const GRACE_LATENCIES: u32 = 10;
 /// be held up a moment on a loaded machine, and cutting it loses what it fills in (the gaps of
 /// the other replica).
 const MIN_GRACE: Duration = Duration::from_secs(1);
+/// The grace of a replica cut since its last good Info.
+const SUSPECT_GRACE: Duration = Duration::from_millis(100);
 
 /// The replicas of one shard in one request: when each last made progress.
 #[derive(Debug)]
@@ -121,14 +125,18 @@ pub fn shards(
 
 /// How long `endpoint` may keep a request waiting once a replica of it progressed.
 pub fn grace(endpoint: &Endpoint, max: Duration) -> Duration {
+    if endpoint.cut_since_info() {
+        return SUSPECT_GRACE.min(max);
+    }
     endpoint
         .usual_first_frame()
         .map_or(max, |usual| (usual * GRACE_LATENCIES).max(MIN_GRACE))
         .min(max)
 }
 
-/// The warning of a replica cut after `grace` while `replica` answered.
-pub fn cut_reason(grace: Duration, replica: &str) -> String {
+/// Records that `endpoint` was cut after `grace` while `replica` answered; the warning.
+pub fn cut(endpoint: &Endpoint, grace: Duration, replica: &str) -> String {
+    endpoint.mark_cut();
     format!("cut: no data for {grace:?} while its replica {replica} answered")
 }
 

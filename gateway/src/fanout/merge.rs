@@ -211,7 +211,7 @@ async fn read_endpoint(
     let deadline = started + timeout;
     let grace = hedge::grace(&endpoint, options.replica_grace);
     let member = member.as_ref();
-    let cut = |replica: Arc<str>| Frame::Cut(hedge::cut_reason(grace, &replica));
+    let cut = |replica: Arc<str>| Frame::Cut(hedge::cut(&endpoint, grace, &replica));
     let mut received = 0u64;
     let outcome = async {
         let mut stream =

@@ -83,7 +83,7 @@ impl FanoutStorage {
                         }
                         Waited::Done(Err(e)) => Called::Failed(e.to_string()),
                         Waited::Deadline => Called::Failed(format!("no answer within {timeout:?}")),
-                        Waited::Cut(replica) => Called::Cut(hedge::cut_reason(grace, &replica)),
+                        Waited::Cut(replica) => Called::Cut(hedge::cut(endpoint, grace, &replica)),
                     };
                     let outcome = match called {
                         Called::Answer(_) => Outcome::Complete,
