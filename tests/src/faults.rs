@@ -474,6 +474,10 @@ impl Gateway {
         &self.url
     }
 
+    pub fn pid(&self) -> u32 {
+        self._process.pid()
+    }
+
     /// Sends `GET path` with `params`; panics if no answer comes within [`HTTP_TIMEOUT`].
     async fn send(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
         self.client
