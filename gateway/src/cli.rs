@@ -100,6 +100,15 @@ pub struct QueryArgs {
     #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration)]
     pub query_timeout: Duration,
 
+    /// Queries (and label and series calls) that may run at once; more wait.
+    #[arg(long = "query.max-concurrent", default_value_t = 20)]
+    pub max_concurrent: usize,
+
+    /// Requests that may wait for a place (each at most its timeout); more are refused at
+    /// once with a 503.
+    #[arg(long = "query.max-queued", default_value_t = 100)]
+    pub max_queued: usize,
+
     /// Maximum samples one query may hold in memory.
     #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
     pub max_samples: usize,

@@ -112,3 +112,90 @@ async fn heavy_queries_starve_nothing_and_stop_when_their_clients_leave() {
         "evaluations went on after their clients left: {burnt:?} of CPU in a second"
     );
 }
+
+/// Admission control: with two places and two queue slots, ten heavy queries at once are two
+/// running, two waiting and six refused at once (503, Prometheus' envelope, `unavailable`);
+/// `/-/healthy` is never held back; and a waiting query gives up at its own timeout
+/// (503, `timeout`, `query timed out in query queue`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excess_queries_are_refused_at_once() {
+    let server = store_api::server::spawn(Arc::new(store()), free_addr())
+        .await
+        .unwrap();
+    let gateway = Gateway::start(&[
+        format!("--endpoint={}", server.addr),
+        "--query.max-concurrent=2".into(),
+        "--query.max-queued=2".into(),
+    ])
+    .await;
+    let url = gateway.url().to_owned();
+    let send = |timeout: &'static str| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let response = reqwest::Client::new()
+                .get(format!("{url}/api/v1/query"))
+                .query(&[("query", HEAVY), ("time", "14400"), ("timeout", timeout)])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value =
+                serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            (status, body, started.elapsed())
+        })
+    };
+    let finished =
+        |tasks: &[tokio::task::JoinHandle<_>]| tasks.iter().filter(|t| t.is_finished()).count();
+
+    let heavy: Vec<_> = (0..10).map(|_| send("2m")).collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while finished(&heavy) < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} answered",
+            finished(&heavy)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(finished(&heavy), 6, "two run and two wait");
+    let (healthy, _, _) = gateway.get_text("/-/healthy", &[]).await;
+    assert_eq!(healthy, 200);
+    let mut unfinished = Vec::new();
+    for task in heavy {
+        if !task.is_finished() {
+            unfinished.push(task);
+            continue;
+        }
+        let (status, body, took) = task.await.unwrap();
+        println!("refused: {status} after {took:?}: {body}");
+        assert_eq!(status, 503);
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["errorType"], "unavailable");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains("too many concurrent queries"), "{body}");
+        assert!(took < Duration::from_secs(2), "refused late: {took:?}");
+    }
+
+    // Two of the four leave (their clients go): whichever they were, two run and none waits,
+    // so a query with a 1 s timeout waits its second.
+    for task in unfinished.drain(2..) {
+        task.abort();
+    }
+    let (status, body, took) = send("1s").await.unwrap();
+    println!("queued with a 1 s timeout: {status} after {took:?}: {body}");
+    assert_eq!(
+        (status, &body["errorType"]),
+        (503, &serde_json::json!("timeout")),
+        "{body}"
+    );
+    assert_eq!(body["error"], "query timed out in query queue");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    for task in unfinished {
+        task.abort();
+    }
+}

@@ -88,6 +88,8 @@ fn flags(args: &QueryArgs) -> Vec<(String, String)> {
             format!("{:?}", args.unhealthy_timeout),
         ),
         ("query.timeout", format!("{:?}", args.query_timeout)),
+        ("query.max-concurrent", args.max_concurrent.to_string()),
+        ("query.max-queued", args.max_queued.to_string()),
         ("query.max-samples", args.max_samples.to_string()),
         ("query.lookback-delta", format!("{:?}", args.lookback_delta)),
         ("enable-feature", format!("{:?}", args.features)),
@@ -128,6 +130,7 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         started: SystemTime::now(),
         flags: flags(&args),
         metrics: http::metrics::HttpMetrics::new(&registry),
+        admission: http::admission::Admission::new(args.max_concurrent, args.max_queued, &registry),
         registry,
     });
     http::serve(listener, state, super::serve::shutdown_signal())

@@ -1,6 +1,7 @@
 //! The API v1 routes and handlers.
 
 use super::AppState;
+use super::admission::Admitted;
 use super::envelope::{ApiData, ApiError, ApiResult, ErrorType, respond};
 use super::json;
 use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
@@ -72,19 +73,28 @@ fn query_options(p: &Params) -> Result<QueryOptions, ApiError> {
 }
 
 /// The engine for one request: `timeout` and `lookback_delta` may narrow the defaults.
-fn engine_for(state: &AppState, p: &Params) -> Result<Engine, ApiError> {
+/// The engine for this request, once admitted (`admission`): its timeout, lowered by the
+/// request's `timeout` and by the time it waited for its place.
+async fn admitted_engine(state: &AppState, p: &Params) -> Result<(Engine, Admitted), ApiError> {
     let mut options: EngineOptions = state.engine.options().clone();
     if let Some(t) = p.get("timeout").filter(|t| !t.is_empty()) {
         let ms = parse_duration(t).map_err(|e| ApiError::bad_param("timeout", e))?;
         options.timeout = options.timeout.min(Duration::from_millis(ms.max(0) as u64));
     }
+    let admitted = state.admission.admit(options.timeout).await?;
+    options.timeout = options.timeout.saturating_sub(admitted.waited);
     if let Some(l) = p.get("lookback_delta").filter(|l| !l.is_empty()) {
         let ms = parse_duration(l).map_err(|e| ApiError::bad_param("lookback_delta", e))?;
         if ms > 0 {
             options.lookback_delta_ms = ms;
         }
     }
-    Ok(Engine::new(options))
+    Ok((Engine::new(options), admitted))
+}
+
+/// A place for a label or series call, waiting at most the query timeout.
+async fn admitted(state: &AppState) -> Result<Admitted, ApiError> {
+    state.admission.admit(state.engine.options().timeout).await
 }
 
 /// `{a="b", ...}` or `metric{...}` into matchers.
@@ -142,7 +152,7 @@ async fn query(State(state): Shared, ApiParams(p): ApiParams) -> Response {
 async fn run_query(state: &AppState, p: Params) -> ApiResult {
     let query = p.get("query").unwrap_or("");
     let time = p.time_or("time", now_ms())?;
-    let engine = engine_for(state, &p)?;
+    let (engine, _admitted) = admitted_engine(state, &p).await?;
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
     let result = engine
         .instant_query(&storage, query, time)
@@ -182,7 +192,7 @@ async fn run_query_range(state: &AppState, p: Params) -> ApiResult {
         ));
     }
     let query = p.get("query").unwrap_or("");
-    let engine = engine_for(state, &p)?;
+    let (engine, _admitted) = admitted_engine(state, &p).await?;
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
     let result = engine
         .range_query(&storage, query, start, end, step)
@@ -228,6 +238,7 @@ async fn run_labels(state: &AppState, p: Params, name: Option<String>) -> ApiRes
     let limit = limit(&p)?;
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
     let mut selectors = match_params(&p, false)?;
+    let _admitted = admitted(state).await?;
     if selectors.is_empty() {
         selectors.push(Vec::new());
     }
@@ -343,6 +354,7 @@ async fn run_series(state: &AppState, p: Params) -> ApiResult {
     let end = p.time_or("end", MAX_TIME)?;
     let limit = limit(&p)?;
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
+    let _admitted = admitted(state).await?;
     let mut all = Vec::new();
     let mut warnings = Vec::new();
     for matchers in selectors {

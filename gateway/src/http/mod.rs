@@ -1,6 +1,7 @@
 //! The HTTP face of the gateway (axum): Prometheus' API v1 as Grafana uses it, Thanos'
 //! extras, health endpoints. Handlers return values; `envelope` writes the JSON envelope.
 
+pub mod admission;
 mod api;
 pub mod envelope;
 mod federate;
@@ -29,6 +30,7 @@ pub struct AppState {
     /// The process' metrics, served on `/metrics`.
     pub registry: Registry,
     pub metrics: HttpMetrics,
+    pub admission: admission::Admission,
 }
 
 /// Largest request body accepted (a form-encoded query).
