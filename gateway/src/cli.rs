@@ -48,6 +48,9 @@ pub struct QueryArgs {
     #[arg(long = "grpc-address")]
     pub grpc_address: Option<SocketAddr>,
 
+    #[command(flatten)]
+    pub grpc_limits: GrpcServerLimits,
+
     /// An external label of this gateway, `name=value` (repeatable): attached to series it
     /// serves over StoreAPI and /federate where they lack it.
     #[arg(long = "label", value_parser = parse_label)]
@@ -134,6 +137,20 @@ impl QueryArgs {
     }
 }
 
+/// Limits of a gRPC StoreAPI server.
+#[derive(Args, Debug, Clone)]
+pub struct GrpcServerLimits {
+    /// The largest request accepted (`ResourceExhausted` beyond), e.g. `4MiB`.
+    #[arg(long = "grpc-server-max-recv-msg-size", default_value = "4MiB", value_parser = parse_size)]
+    pub max_recv_msg_size: u64,
+}
+
+impl GrpcServerLimits {
+    pub fn max_request_bytes(&self) -> usize {
+        usize::try_from(self.max_recv_msg_size).unwrap_or(usize::MAX)
+    }
+}
+
 /// What `--enable-feature` turns on.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Feature {
@@ -156,6 +173,9 @@ pub struct SidecarArgs {
     #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
     pub http_address: SocketAddr,
 
+    #[command(flatten)]
+    pub grpc_limits: GrpcServerLimits,
+
     /// Timeout of one request to Prometheus, e.g. `2m` or `30s`.
     #[arg(long = "prometheus.timeout", default_value = "2m", value_parser = parse_duration)]
     pub prometheus_timeout: Duration,
@@ -175,6 +195,9 @@ pub struct StoreArgs {
     /// Where to serve `/metrics`, `/-/healthy` and `/-/ready`.
     #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
     pub http_address: SocketAddr,
+
+    #[command(flatten)]
+    pub grpc_limits: GrpcServerLimits,
 
     /// How often the bucket is listed for new and deleted blocks, e.g. `3m` or `10s`.
     #[arg(long = "sync-block-duration", default_value = "3m", value_parser = parse_duration)]

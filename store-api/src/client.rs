@@ -2,7 +2,7 @@
 
 use crate::convert;
 use crate::error::StoreError;
-use crate::server::MAX_MESSAGE_BYTES;
+use crate::server::{DEFAULT_MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use crate::store::{
     LabelNamesRequest, LabelValuesRequest, LabelsResponse, MetadataRequest, MetadataResponse,
     SeriesRequest, SeriesStream, Store, StoreInfo,
@@ -47,14 +47,14 @@ impl StoreClient {
         Ok(Self {
             address: address.to_string(),
             store: pb::store_client::StoreClient::new(channel.clone())
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+                .max_decoding_message_size(MAX_RESPONSE_BYTES)
+                .max_encoding_message_size(DEFAULT_MAX_REQUEST_BYTES),
             metadata: pb::metadata_client::MetadataClient::new(channel.clone())
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+                .max_decoding_message_size(MAX_RESPONSE_BYTES)
+                .max_encoding_message_size(DEFAULT_MAX_REQUEST_BYTES),
             info: infopb::info_client::InfoClient::new(channel)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+                .max_decoding_message_size(MAX_RESPONSE_BYTES)
+                .max_encoding_message_size(DEFAULT_MAX_REQUEST_BYTES),
         })
     }
 

@@ -94,7 +94,8 @@ impl From<Status> for StoreError {
             Code::DataLoss => StoreError::BadData(message),
             Code::DeadlineExceeded => StoreError::Timeout(message),
             Code::Cancelled => StoreError::Canceled(message),
-            Code::ResourceExhausted => StoreError::LimitExceeded(message),
+            // gRPC says OutOfRange for a message over the size limit.
+            Code::ResourceExhausted | Code::OutOfRange => StoreError::LimitExceeded(message),
             // Transport failures (a connection reset mid-stream) arrive as Unknown.
             Code::Unknown => StoreError::Unavailable(message),
             code => StoreError::Internal(format!("{code:?}: {message}")),

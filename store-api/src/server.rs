@@ -11,38 +11,54 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
-/// Thanos queriers accept messages up to this size; so do we, both ways.
-pub const MAX_MESSAGE_BYTES: usize = i32::MAX as usize;
+/// Requests are small (matchers and a time range): a larger one is refused, not decoded
+/// (`--grpc-server-max-recv-msg-size`), and a client never sends one.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
+/// Answers carry one series per message, and a year of 15 s samples is a few MB: this bounds
+/// what a peer can make the other side allocate, far above any real message.
+pub const MAX_RESPONSE_BYTES: usize = 256 << 20;
 
 /// A `Store` behind the StoreAPI and Info gRPC services.
 pub struct StoreService<S> {
     store: Arc<S>,
+    max_request_bytes: usize,
 }
 
 impl<S> Clone for StoreService<S> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
+            max_request_bytes: self.max_request_bytes,
         }
     }
 }
 
 impl<S: Store> StoreService<S> {
     pub fn new(store: Arc<S>) -> Self {
-        Self { store }
+        Self {
+            store,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        }
+    }
+
+    /// Refuses requests larger than `bytes` (`ResourceExhausted`).
+    pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
     }
 
     /// Both gRPC services, ready to add to a tonic router.
     pub fn routes(self) -> tonic::service::Routes {
+        let request = self.max_request_bytes;
         let store = pb::store_server::StoreServer::new(self.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            .max_decoding_message_size(request)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
         let metadata = pb::metadata_server::MetadataServer::new(self.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            .max_decoding_message_size(request)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
         let info = infopb::info_server::InfoServer::new(self)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            .max_decoding_message_size(request)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
         tonic::service::Routes::new(store)
             .add_service(metadata)
             .add_service(info)
@@ -75,6 +91,14 @@ pub struct RunningServer {
 /// Binds `addr` and serves `store` in a background task until the returned handle is
 /// dropped; the handle has the bound address (useful with port 0).
 pub async fn spawn<S: Store>(store: Arc<S>, addr: SocketAddr) -> std::io::Result<RunningServer> {
+    spawn_service(StoreService::new(store), addr).await
+}
+
+/// Like [`spawn`], for a configured service.
+pub async fn spawn_service<S: Store>(
+    service: StoreService<S>,
+    addr: SocketAddr,
+) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -83,7 +107,7 @@ pub async fn spawn<S: Store>(store: Arc<S>, addr: SocketAddr) -> std::io::Result
             // Resolves when the handle sends or is dropped.
             let _ = stopped.await;
         };
-        if let Err(err) = StoreService::new(store).serve(listener, shutdown).await {
+        if let Err(err) = service.serve(listener, shutdown).await {
             tracing::error!(%err, "gRPC server stopped");
         }
     });

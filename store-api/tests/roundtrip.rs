@@ -244,3 +244,47 @@ async fn bad_requests_are_grpc_errors_not_panics() {
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidArgument(_)), "{err:?}");
 }
+
+/// A request larger than the server's limit is refused (a limit error), not decoded, and the
+/// server answers the next one; a client never sends a request over the default limit.
+#[tokio::test]
+async fn oversized_requests_are_refused() {
+    let service =
+        store_api::server::StoreService::new(Arc::new(store())).with_max_request_bytes(1024);
+    let server = store_api::server::spawn_service(service, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = StoreClient::new(&server.addr.to_string()).unwrap();
+    let big = SeriesRequest {
+        max_time: i64::MAX,
+        matchers: vec![m(MatchOp::Regex, "pod", &"x|".repeat(1000))],
+        ..Default::default()
+    };
+    let refused = collect(&client, big).await.err().unwrap();
+    assert!(matches!(refused, StoreError::LimitExceeded(_)), "{refused}");
+    let small = SeriesRequest {
+        max_time: i64::MAX,
+        matchers: vec![m(MatchOp::Equal, "pod", "pod-01")],
+        ..Default::default()
+    };
+    assert_eq!(collect(&client, small).await.unwrap().len(), 2);
+
+    let (default_client, _default_server) = serve(store()).await;
+    let huge = SeriesRequest {
+        max_time: i64::MAX,
+        matchers: vec![m(
+            MatchOp::Equal,
+            "pod",
+            &"x".repeat(store_api::server::DEFAULT_MAX_REQUEST_BYTES),
+        )],
+        ..Default::default()
+    };
+    // Refused before it reaches the server (the transport reports it as its own error).
+    assert!(collect(&default_client, huge).await.is_err());
+    let small = SeriesRequest {
+        max_time: i64::MAX,
+        matchers: vec![m(MatchOp::Equal, "pod", "pod-01")],
+        ..Default::default()
+    };
+    assert_eq!(collect(&default_client, small).await.unwrap().len(), 2);
+}

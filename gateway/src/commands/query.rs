@@ -111,7 +111,9 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         Some(addr) => {
             let store = Arc::new(GatewayStore::new(fanout.clone(), external_labels.clone()));
             let store = Arc::new(MeteredStore::new(store, &registry));
-            let server = store_api::server::spawn(store, addr)
+            let service = store_api::server::StoreService::new(store)
+                .with_max_request_bytes(args.grpc_limits.max_request_bytes());
+            let server = store_api::server::spawn_service(service, addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             tracing::info!(grpc = %server.addr, "gateway serving StoreAPI");

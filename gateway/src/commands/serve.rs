@@ -2,6 +2,7 @@
 //! store do (StoreAPI on the gRPC address; `/metrics`, `/-/healthy` and `/-/ready` on the
 //! HTTP address; both until SIGINT or SIGTERM).
 
+use crate::cli::GrpcServerLimits;
 use crate::http::ops;
 use crate::telemetry::metrics;
 use crate::telemetry::storeapi::MeteredStore;
@@ -33,8 +34,8 @@ pub async fn shutdown_signal() {
 /// Serves `store` until the stop signal; ready while its Info answers.
 pub async fn serve_store<S: Store>(
     store: Arc<S>,
-    grpc_address: SocketAddr,
-    http_address: SocketAddr,
+    (grpc_address, http_address): (SocketAddr, SocketAddr),
+    limits: &GrpcServerLimits,
 ) -> Result<(), String> {
     let registry = metrics::registry();
     let metered = Arc::new(MeteredStore::new(store.clone(), &registry));
@@ -56,6 +57,7 @@ pub async fn serve_store<S: Store>(
     };
     let grpc = async {
         StoreService::new(metered)
+            .with_max_request_bytes(limits.max_request_bytes())
             .serve(listener, until_stopped(stopped.clone()))
             .await
             .map_err(|e| format!("gRPC server: {e}"))

@@ -14,5 +14,6 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         prometheus = %args.prometheus_url,
         "sidecar serving StoreAPI"
     );
-    super::serve::serve_store(store, args.grpc_address, args.http_address).await
+    let addresses = (args.grpc_address, args.http_address);
+    super::serve::serve_store(store, addresses, &args.grpc_limits).await
 }

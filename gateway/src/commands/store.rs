@@ -36,5 +36,6 @@ pub async fn run(args: StoreArgs) -> Result<(), String> {
         kind = ?config.kind,
         "store serving StoreAPI"
     );
-    super::serve::serve_store(store, args.grpc_address, args.http_address).await
+    let addresses = (args.grpc_address, args.http_address);
+    super::serve::serve_store(store, addresses, &args.grpc_limits).await
 }
