@@ -177,10 +177,17 @@ impl PrometheusServer {
     }
 
     fn wait_ready(&self, timeout: Duration) {
+        // Behind a web config's basic auth, an anonymous probe gets 401 once it serves.
+        let behind_auth = self
+            .extra_flags
+            .iter()
+            .any(|f| f.starts_with("--web.config.file"));
         let deadline = Instant::now() + timeout;
         loop {
-            if http_status(self.addr, "/-/ready") == Some(200) {
-                return;
+            match http_status(self.addr, "/-/ready") {
+                Some(200) => return,
+                Some(401) if behind_auth => return,
+                _ => {}
             }
             assert!(
                 Instant::now() < deadline,

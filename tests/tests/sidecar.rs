@@ -5,10 +5,12 @@
 
 use futures_util::TryStreamExt;
 use panoptes_tests::data::{self, Series, Spec};
+use panoptes_tests::faults::Gateway;
 use panoptes_tests::process::Sidecar;
-use panoptes_tests::prometheus::PrometheusServer;
+use panoptes_tests::prometheus::{PrometheusServer, Version};
 use panoptes_tests::promtool;
 use std::collections::BTreeMap;
+use std::time::Duration;
 use store_api::chunk::{ChunkEncoding, XorEncoder, decode_into};
 use store_api::{
     LabelNamesRequest, LabelValuesRequest, Labels, MatchOp, Matcher, MetadataRequest, SeriesData,
@@ -385,4 +387,75 @@ async fn metric_metadata_comes_from_prometheus() {
         .await
         .unwrap();
     assert_eq!(limited.metrics.len(), 2);
+}
+
+/// A Prometheus behind basic auth (its web config, a bcrypt hash): the sidecar reads it with
+/// the credentials in `--prometheus.url`, a wrong password is refused, and the password shows
+/// nowhere a user sees: once Prometheus is gone, the gateway's `/api/v1/stores` names the
+/// sidecar's failure with the URL redacted (`admin:xxxxx@`), as the sidecar logs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_the_prometheus_url_work_and_stay_secret() {
+    // bcrypt of "s3cr3t" (cost 4: quick to check).
+    const WEB_CONFIG: &str = "basic_auth_users:\n  admin: $2b$04$YsqhLwFJsVPoH/vZ2E./iuNldDtJH03X5y.zZPNNMm4iy6NcEAPem\n";
+    let dir = tempfile::tempdir().unwrap();
+    let series = data::generate(&Spec::default());
+    promtool::create_blocks(&series, &dir.path().join("tsdb"));
+    let web_config = dir.path().join("web.yml");
+    std::fs::write(&web_config, WEB_CONFIG).unwrap();
+    let flag = format!("--web.config.file={}", web_config.display());
+    let (mut prometheus, sidecar, wrong) = tokio::task::block_in_place(|| {
+        let prometheus = PrometheusServer::start_version(
+            Version::V3_5,
+            &dir.path().join("tsdb/blocks"),
+            &dir.path().join("prometheus"),
+            &[&flag],
+        );
+        let sidecar = Sidecar::start(&format!("http://admin:s3cr3t@{}", prometheus.addr()));
+        let wrong = Sidecar::start(&format!("http://admin:wrong@{}", prometheus.addr()));
+        (prometheus, sidecar, wrong)
+    });
+
+    let client = StoreClient::new(&sidecar.grpc.to_string()).unwrap();
+    client.info().await.unwrap();
+    let got = client
+        .series(SeriesRequest {
+            min_time: i64::MIN,
+            max_time: i64::MAX,
+            matchers: vec![Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.len(),
+        series.len(),
+        "every series read through basic auth"
+    );
+    let refused = StoreClient::new(&wrong.grpc.to_string())
+        .unwrap()
+        .info()
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    println!("wrong password: {refused}");
+    assert!(refused.contains("401"), "{refused}");
+    assert!(!refused.contains("wrong"), "{refused}");
+
+    let gateway = Gateway::start(&[format!("--endpoint={}", sidecar.grpc)]).await;
+    prometheus.stop();
+    let address = sidecar.grpc.to_string();
+    gateway
+        .wait_for_store(&address, Duration::from_secs(20), "failing", |s| {
+            s.is_some_and(|s| s.last_error.is_some())
+        })
+        .await;
+    let error = gateway.store(&address).await.unwrap().last_error.unwrap();
+    println!("Prometheus gone: {error}");
+    assert!(error.contains("admin:xxxxx@"), "{error}");
+    let stores = gateway.get("/api/v1/stores", &[]).await.body.to_string();
+    assert!(!stores.contains("s3cr3t"), "{stores}");
 }

@@ -7,11 +7,12 @@ use store_api::sidecar::{PrometheusClient, SidecarStore};
 pub async fn run(args: SidecarArgs) -> Result<(), String> {
     let prometheus = PrometheusClient::new(&args.prometheus_url, args.prometheus_timeout)
         .map_err(|e| e.to_string())?;
+    let shown = prometheus.url().to_string();
     let store = Arc::new(SidecarStore::new(prometheus));
     tracing::info!(
         grpc = %args.grpc_address,
         http = %args.http_address,
-        prometheus = %args.prometheus_url,
+        prometheus = %shown,
         "sidecar serving StoreAPI"
     );
     let addresses = (args.grpc_address, args.http_address);

@@ -29,6 +29,8 @@ pub struct TsdbStatus {
 #[derive(Clone, Debug)]
 pub struct PrometheusClient {
     base: String,
+    /// `base` with its password redacted: what messages and logs show.
+    shown: String,
     http: reqwest::Client,
 }
 
@@ -64,18 +66,21 @@ impl PrometheusClient {
             .timeout(timeout)
             .build()
             .map_err(|e| StoreError::Internal(format!("HTTP client: {e}")))?;
+        let base = base_url.trim_end_matches('/').to_string();
         Ok(Self {
-            base: base_url.trim_end_matches('/').to_string(),
+            shown: redacted(&base),
+            base,
             http,
         })
     }
 
+    /// The URL, its password redacted.
     pub fn url(&self) -> &str {
-        &self.base
+        &self.shown
     }
 
     fn unavailable(&self, what: &str, err: impl std::fmt::Display) -> StoreError {
-        StoreError::Unavailable(format!("Prometheus at {} ({what}): {err}", self.base))
+        StoreError::Unavailable(format!("Prometheus at {} ({what}): {err}", self.shown))
     }
 
     /// External labels from the loaded configuration (`global.external_labels`).
@@ -228,7 +233,7 @@ impl PrometheusClient {
             response,
             frames: FrameReader::default(),
             pending: Vec::new().into_iter(),
-            base: self.base.clone(),
+            base: self.shown.clone(),
         })
     }
 
@@ -240,7 +245,7 @@ impl PrometheusClient {
         let response = request
             .send()
             .await
-            .map_err(|e| self.unavailable(what, error_chain(&e)))?;
+            .map_err(|e| self.unavailable(what, error_chain(&e.without_url())))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -248,9 +253,9 @@ impl PrometheusClient {
         let body = response.text().await.unwrap_or_default();
         let message = format!("{what} answered {status}: {}", body.trim());
         Err(if status.is_server_error() {
-            StoreError::Unavailable(format!("Prometheus at {}: {message}", self.base))
+            StoreError::Unavailable(format!("Prometheus at {}: {message}", self.shown))
         } else {
-            StoreError::InvalidArgument(format!("Prometheus at {}: {message}", self.base))
+            StoreError::InvalidArgument(format!("Prometheus at {}: {message}", self.shown))
         })
     }
 
@@ -265,7 +270,7 @@ impl PrometheusClient {
             .await?
             .bytes()
             .await
-            .map_err(|e| self.unavailable(path, e))?;
+            .map_err(|e| self.unavailable(path, e.without_url()))?;
         let envelope: Envelope<T> = serde_json::from_slice(&body)
             .map_err(|e| StoreError::BadData(format!("{path}: bad JSON from Prometheus: {e}")))?;
         match (envelope.status.as_str(), envelope.data) {
@@ -313,7 +318,7 @@ impl RemoteReadStream {
                     return Err(StoreError::Unavailable(format!(
                         "Prometheus at {}: reading remote-read answer: {}",
                         self.base,
-                        error_chain(&e)
+                        error_chain(&e.without_url())
                     )));
                 }
             }
@@ -407,6 +412,29 @@ fn path_label_name(name: &str) -> String {
 }
 
 /// An error with its causes, e.g. "error sending request: connection refused".
+/// `scheme://user:xxxxx@host/...` for a URL with a password (as Go's `URL.Redacted`
+/// writes it); any other URL as it is.
+pub fn redacted(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    let authority = &url[scheme_end..authority_end];
+    match authority.rfind('@') {
+        Some(at) if authority[..at].contains(':') => {
+            let user = &authority[..authority[..at].find(':').unwrap_or(at)];
+            format!(
+                "{}{user}:xxxxx{}",
+                &url[..scheme_end],
+                &url[scheme_end + at..]
+            )
+        }
+        _ => url.to_string(),
+    }
+}
+
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
@@ -420,6 +448,19 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        use super::redacted;
+        assert_eq!(
+            redacted("http://admin:s3cr3t@prometheus:9090/prefix"),
+            "http://admin:xxxxx@prometheus:9090/prefix"
+        );
+        assert_eq!(redacted("https://u:p@h"), "https://u:xxxxx@h");
+        assert_eq!(redacted("http://user@h:9090"), "http://user@h:9090");
+        assert_eq!(redacted("http://h:9090/a@b"), "http://h:9090/a@b");
+        assert_eq!(redacted("localhost:9090"), "localhost:9090");
+    }
+
     use super::*;
 
     #[test]
