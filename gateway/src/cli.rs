@@ -112,6 +112,14 @@ pub struct QueryArgs {
     #[arg(long = "query.max-queued", default_value_t = 100)]
     pub max_queued: usize,
 
+    /// Write every query to this file, one JSON line each, as Prometheus' query log.
+    #[arg(long = "query.log-file")]
+    pub query_log_file: Option<std::path::PathBuf>,
+
+    /// Log queries that take at least this long as warnings, e.g. `10s`.
+    #[arg(long = "query.slow-query-log-threshold", value_parser = parse_duration)]
+    pub slow_query_threshold: Option<Duration>,
+
     /// Maximum samples one query may hold in memory.
     #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
     pub max_samples: usize,

@@ -93,6 +93,7 @@ async fn every_component_exports_metrics_a_prometheus_scrapes() {
     });
     let down = free_addr(); // Nothing listens there.
     let (http, grpc) = (free_addr(), free_addr());
+    let query_log = dir.path().join("queries.log");
     let _gateway = tokio::task::block_in_place(|| {
         Panoptes::start(
             &[
@@ -102,6 +103,7 @@ async fn every_component_exports_metrics_a_prometheus_scrapes() {
                 format!("--endpoint={}", sidecar.grpc),
                 format!("--endpoint={store_grpc}"),
                 format!("--endpoint={down}"),
+                format!("--query.log-file={}", query_log.display()),
             ],
             http,
         )
@@ -170,6 +172,37 @@ async fn every_component_exports_metrics_a_prometheus_scrapes() {
         .await
         .unwrap();
     while futures_util::StreamExt::next(&mut stream).await.is_some() {}
+
+    // The query log has each query, the failed one with its error, in Prometheus' shape.
+    let logged: Vec<serde_json::Value> = std::fs::read_to_string(&query_log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    println!("query log: {logged:?}");
+    let paths: Vec<&str> = logged
+        .iter()
+        .map(|l| l["httpRequest"]["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["/api/v1/query", "/api/v1/query_range", "/api/v1/query"]
+    );
+    assert_eq!(logged[0]["params"]["query"], "up");
+    assert_eq!(logged[1]["params"]["step"], 60.0);
+    assert!(
+        logged[1]["stats"]["timings"]["execTotalTime"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(logged[0]["httpRequest"]["clientIP"], "127.0.0.1");
+    assert!(
+        logged[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unclosed left parenthesis")
+    );
 
     // Every body lints clean.
     for (component, addr) in [

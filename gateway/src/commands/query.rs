@@ -88,6 +88,19 @@ fn flags(args: &QueryArgs) -> Vec<(String, String)> {
             format!("{:?}", args.unhealthy_timeout),
         ),
         ("query.timeout", format!("{:?}", args.query_timeout)),
+        (
+            "query.log-file",
+            args.query_log_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "query.slow-query-log-threshold",
+            args.slow_query_threshold
+                .map(|d| format!("{d:?}"))
+                .unwrap_or_default(),
+        ),
         ("query.max-concurrent", args.max_concurrent.to_string()),
         ("query.max-queued", args.max_queued.to_string()),
         ("query.max-samples", args.max_samples.to_string()),
@@ -133,6 +146,12 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         flags: flags(&args),
         metrics: http::metrics::HttpMetrics::new(&registry),
         admission: http::admission::Admission::new(args.max_concurrent, args.max_queued, &registry),
+        query_log: http::query_log::QueryLog::open(
+            args.query_log_file.as_deref(),
+            args.slow_query_threshold,
+            &registry,
+        )
+        .await?,
         registry,
     });
     http::serve(listener, state, super::serve::shutdown_signal())

@@ -5,15 +5,18 @@ use super::admission::Admitted;
 use super::envelope::{ApiData, ApiError, ApiResult, ErrorType, respond};
 use super::json;
 use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
+use super::query_log::{Entry, Timings};
 use crate::fanout::{FanoutStorage, QueryOptions};
 use crate::promql::{Engine, EngineError, EngineOptions, syntax};
+use axum::Extension;
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store_api::Matcher;
 
 type Shared = State<Arc<AppState>>;
@@ -145,31 +148,52 @@ fn limit(p: &Params) -> Result<usize, ApiError> {
     }
 }
 
-async fn query(State(state): Shared, ApiParams(p): ApiParams) -> Response {
-    respond(run_query(&state, p).await)
+/// The address of the client, when the server knows it.
+type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// What a query asks: the expression and when (an instant query: one time, step 0).
+struct Evaluation<'a> {
+    query: &'a str,
+    start: i64,
+    end: i64,
+    step: i64,
 }
 
-async fn run_query(state: &AppState, p: Params) -> ApiResult {
-    let query = p.get("query").unwrap_or("");
-    let time = p.time_or("time", now_ms())?;
-    let (engine, _admitted) = admitted_engine(state, &p).await?;
-    let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
-    let result = engine
-        .instant_query(&storage, query, time)
-        .await
-        .map_err(|e| query_error(e, true))?;
-    Ok(ApiData {
-        json: json::query_data(&result.value),
-        warnings: result.warnings,
-        infos: result.infos,
-    })
+async fn query(
+    State(state): Shared,
+    method: Method,
+    client: Client,
+    ApiParams(p): ApiParams,
+) -> Response {
+    let time = match p.time_or("time", now_ms()) {
+        Ok(time) => time,
+        Err(error) => return respond(Err(error)),
+    };
+    let evaluation = Evaluation {
+        query: p.get("query").unwrap_or(""),
+        start: time,
+        end: time,
+        step: 0,
+    };
+    let request = (&method, client, "/api/v1/query");
+    respond(execute(&state, &p, &evaluation, request).await)
 }
 
-async fn query_range(State(state): Shared, ApiParams(p): ApiParams) -> Response {
-    respond(run_query_range(&state, p).await)
+async fn query_range(
+    State(state): Shared,
+    method: Method,
+    client: Client,
+    ApiParams(p): ApiParams,
+) -> Response {
+    let evaluation = match range_evaluation(&p) {
+        Ok(evaluation) => evaluation,
+        Err(error) => return respond(Err(error)),
+    };
+    let request = (&method, client, "/api/v1/query_range");
+    respond(execute(&state, &p, &evaluation, request).await)
 }
 
-async fn run_query_range(state: &AppState, p: Params) -> ApiResult {
+fn range_evaluation(p: &Params) -> Result<Evaluation<'_>, ApiError> {
     let start = p.time("start")?;
     let end = p.time("end")?;
     if end < start {
@@ -191,13 +215,69 @@ async fn run_query_range(state: &AppState, p: Params) -> ApiResult {
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let query = p.get("query").unwrap_or("");
-    let (engine, _admitted) = admitted_engine(state, &p).await?;
-    let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
-    let result = engine
-        .range_query(&storage, query, start, end, step)
-        .await
-        .map_err(|e| query_error(e, false))?;
+    Ok(Evaluation {
+        query: p.get("query").unwrap_or(""),
+        start,
+        end,
+        step,
+    })
+}
+
+/// Evaluates a query and writes it to the query log, with where its time went.
+async fn execute(
+    state: &AppState,
+    p: &Params,
+    evaluation: &Evaluation<'_>,
+    (method, client, path): (&Method, Client, &str),
+) -> ApiResult {
+    let started = Instant::now();
+    let mut timings = Timings::default();
+    let result = evaluate(state, p, evaluation, &mut timings).await;
+    timings.total = started.elapsed();
+    let error = result.as_ref().err().map(|e| e.message.as_str());
+    state.query_log.record(&Entry {
+        path,
+        method: method.as_str(),
+        client: client.map(|Extension(ConnectInfo(address))| address),
+        query: evaluation.query,
+        start: evaluation.start,
+        end: evaluation.end,
+        step: Duration::from_millis(evaluation.step.max(0) as u64),
+        timings,
+        error,
+    });
+    result
+}
+
+async fn evaluate(
+    state: &AppState,
+    p: &Params,
+    evaluation: &Evaluation<'_>,
+    timings: &mut Timings,
+) -> ApiResult {
+    let (engine, admitted) = admitted_engine(state, p).await?;
+    timings.queue = admitted.waited;
+    let storage = FanoutStorage::new(state.fanout.clone(), query_options(p)?);
+    let started = Instant::now();
+    let Evaluation {
+        query,
+        start,
+        end,
+        step,
+    } = *evaluation;
+    let result = if step == 0 {
+        engine
+            .instant_query(&storage, query, start)
+            .await
+            .map_err(|e| query_error(e, true))
+    } else {
+        engine
+            .range_query(&storage, query, start, end, step)
+            .await
+            .map_err(|e| query_error(e, false))
+    };
+    timings.eval = started.elapsed();
+    let result = result?;
     Ok(ApiData {
         json: json::query_data(&result.value),
         warnings: result.warnings,

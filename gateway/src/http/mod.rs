@@ -9,6 +9,7 @@ pub mod json;
 pub mod metrics;
 pub mod ops;
 pub mod params;
+pub mod query_log;
 
 use crate::fanout::Fanout;
 use crate::promql::Engine;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub registry: Registry,
     pub metrics: HttpMetrics,
     pub admission: admission::Admission,
+    pub query_log: query_log::QueryLog,
 }
 
 /// Largest request body accepted (a form-encoded query).
@@ -69,7 +71,8 @@ pub async fn serve(
             tracing::debug!(error = %err, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(state))
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -195,6 +195,17 @@ pub fn rfc3339(sec: i64) -> String {
     )
 }
 
+/// Go's `time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")`, as Prometheus'
+/// query log writes times.
+pub fn rfc3339_millis(ms: i64) -> String {
+    let second = rfc3339(ms.div_euclid(1000));
+    format!(
+        "{}.{:03}Z",
+        second.trim_end_matches('Z'),
+        ms.rem_euclid(1000)
+    )
+}
+
 fn special(x: f64) -> Option<&'static str> {
     if x.is_nan() {
         Some("NaN")
@@ -368,5 +379,10 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(3000), "1970-01-01T00:50:00Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            rfc3339_millis(1_581_173_990_368),
+            "2020-02-08T14:59:50.368Z"
+        );
+        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 }
