@@ -51,6 +51,9 @@ pub struct QueryArgs {
     #[command(flatten)]
     pub grpc_limits: GrpcServerLimits,
 
+    #[command(flatten)]
+    pub http_timeouts: HttpTimeouts,
+
     /// An external label of this gateway, `name=value` (repeatable): attached to series it
     /// serves over StoreAPI and /federate where they lack it.
     #[arg(long = "label", value_parser = parse_label)]
@@ -145,6 +148,27 @@ impl QueryArgs {
     }
 }
 
+/// How long an HTTP client may take.
+#[derive(Args, Debug, Clone)]
+pub struct HttpTimeouts {
+    /// To send a request's headers, or the next request on a kept-alive connection.
+    #[arg(long = "http.header-read-timeout", default_value = "10s", value_parser = parse_duration)]
+    pub header_read: Duration,
+
+    /// To take any part of an answer: a client that reads nothing this long is dropped.
+    #[arg(long = "http.write-timeout", default_value = "2m", value_parser = parse_duration)]
+    pub write: Duration,
+}
+
+impl HttpTimeouts {
+    pub fn timeouts(&self) -> crate::http::server::Timeouts {
+        crate::http::server::Timeouts {
+            header_read: self.header_read,
+            write: self.write,
+        }
+    }
+}
+
 /// Limits of a gRPC StoreAPI server.
 #[derive(Args, Debug, Clone)]
 pub struct GrpcServerLimits {
@@ -184,6 +208,9 @@ pub struct SidecarArgs {
     #[command(flatten)]
     pub grpc_limits: GrpcServerLimits,
 
+    #[command(flatten)]
+    pub http_timeouts: HttpTimeouts,
+
     /// Timeout of one request to Prometheus, e.g. `2m` or `30s`.
     #[arg(long = "prometheus.timeout", default_value = "2m", value_parser = parse_duration)]
     pub prometheus_timeout: Duration,
@@ -206,6 +233,9 @@ pub struct StoreArgs {
 
     #[command(flatten)]
     pub grpc_limits: GrpcServerLimits,
+
+    #[command(flatten)]
+    pub http_timeouts: HttpTimeouts,
 
     /// How often the bucket is listed for new and deleted blocks, e.g. `3m` or `10s`.
     #[arg(long = "sync-block-duration", default_value = "3m", value_parser = parse_duration)]

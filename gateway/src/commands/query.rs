@@ -154,7 +154,8 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         .await?,
         registry,
     });
-    http::serve(listener, state, super::serve::shutdown_signal())
+    let timeouts = args.http_timeouts.timeouts();
+    http::serve(listener, state, timeouts, super::serve::shutdown_signal())
         .await
         .map_err(|e| format!("HTTP server: {e}"))
 }

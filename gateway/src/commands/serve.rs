@@ -2,7 +2,7 @@
 //! store do (StoreAPI on the gRPC address; `/metrics`, `/-/healthy` and `/-/ready` on the
 //! HTTP address; both until SIGINT or SIGTERM).
 
-use crate::cli::GrpcServerLimits;
+use crate::cli::{GrpcServerLimits, HttpTimeouts};
 use crate::http::ops;
 use crate::telemetry::metrics;
 use crate::telemetry::storeapi::MeteredStore;
@@ -35,7 +35,7 @@ pub async fn shutdown_signal() {
 pub async fn serve_store<S: Store>(
     store: Arc<S>,
     (grpc_address, http_address): (SocketAddr, SocketAddr),
-    limits: &GrpcServerLimits,
+    (limits, timeouts): (&GrpcServerLimits, &HttpTimeouts),
 ) -> Result<(), String> {
     let registry = metrics::registry();
     let metered = Arc::new(MeteredStore::new(store.clone(), &registry));
@@ -65,6 +65,7 @@ pub async fn serve_store<S: Store>(
     let http = ops::serve(
         http_address,
         ops::router(registry, ready),
+        timeouts.timeouts(),
         until_stopped(stopped.clone()),
     );
     tokio::try_join!(grpc, http).map(|_| ())

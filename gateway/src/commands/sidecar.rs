@@ -16,5 +16,6 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         "sidecar serving StoreAPI"
     );
     let addresses = (args.grpc_address, args.http_address);
-    super::serve::serve_store(store, addresses, &args.grpc_limits).await
+    let limits = (&args.grpc_limits, &args.http_timeouts);
+    super::serve::serve_store(store, addresses, limits).await
 }

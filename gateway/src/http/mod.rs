@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod ops;
 pub mod params;
 pub mod query_log;
+pub mod server;
 
 use crate::fanout::Fanout;
 use crate::promql::Engine;
@@ -61,18 +62,8 @@ async fn serve_metrics(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
+    timeouts: server::Timeouts,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // No Nagle: an answer written in two segments would otherwise wait for the client's
-    // delayed ACK (40 ms on Linux).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-        }
-    });
-    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, router(state), timeouts, shutdown).await
 }
