@@ -89,7 +89,13 @@ pub fn samples(
         .collect();
     let hint = SeriesHint::from_metric_name(series.labels.get(METRIC_NAME).unwrap_or(""));
     let mut out = Samples::default();
-    dedup.merge_until(&replicas, hint, max, &mut out.timestamps, &mut out.values);
+    dedup.merge_within(
+        &replicas,
+        hint,
+        (min, max),
+        &mut out.timestamps,
+        &mut out.values,
+    );
     Ok(out)
 }
 

@@ -11,6 +11,14 @@
 //!
 //! The merge:
 //! 1. Estimates the scrape interval `I` from the data (median of up to 64 sampled spacings).
+//!    A replica that holds the whole series without a gap — starting and ending less than `I`
+//!    from the range read (no scrape missing at either end: the rest is phase), as
+//!    many samples as the fullest, no step over `1.5 I`, no staleness marker but maybe a last
+//!    one — is the answer as it is: no switch, so every window holds exactly what that replica
+//!    holds.
+//!    Switching at a gap cannot give that: a switch puts two samples either closer or further
+//!    apart than `I` (unless the replicas scrape in phase), so some window holds one sample more
+//!    or one fewer than a replica. The rest is for replicas that all have gaps.
 //! 2. Starts on the replica with the earliest sample and follows it while it has data: its next
 //!    sample is live (not a staleness marker) and at most `1.5 I` after the last emitted one.
 //!    Following one replica keeps its natural sample rate: phase-shifted replicas never
@@ -60,11 +68,16 @@ const ANCHOR_SCAN_LIMIT: usize = 32;
 pub(super) fn merge(
     replicas: &[Replica<'_>],
     hint: SeriesHint,
-    range_end: i64,
+    (range_start, range_end): (i64, i64),
     out_ts: &mut Vec<i64>,
     out_vs: &mut Vec<f64>,
 ) {
     let timing = Timing::of(replicas);
+    if let Some(whole) = whole_replica(replicas, &timing, (range_start, range_end)) {
+        out_ts.extend_from_slice(whole.timestamps);
+        out_vs.extend_from_slice(whole.values);
+        return;
+    }
     with_states::<Cursor, _>(replicas.len(), |cursors| {
         let mut start: Option<(i64, usize)> = None;
         for (i, (r, c)) in replicas.iter().zip(cursors.iter_mut()).enumerate() {
@@ -92,6 +105,50 @@ pub(super) fn merge(
         };
         while m.step(cursors) {}
     });
+}
+
+/// The replica (the earliest such) that misses no scrape: its first and last samples less
+/// than an interval from the range's start and end (the rest is phase) — or, where the
+/// series begins or ends inside the range (no replica has a sample within an interval of
+/// that end of it), from the earliest first or the latest last sample of all replicas — as
+/// many samples as the fullest replica, no step longer than a gap, and no staleness marker
+/// before its last sample. None without a known interval, or with a single replica.
+fn whole_replica<'r>(
+    replicas: &'r [Replica<'r>],
+    timing: &Timing,
+    (start, end): (i64, i64),
+) -> Option<&'r Replica<'r>> {
+    if replicas.len() < 2 || timing.gap == i64::MAX {
+        return None;
+    }
+    let earliest = *replicas.iter().filter_map(|r| r.timestamps.first()).min()?;
+    let latest = *replicas.iter().filter_map(|r| r.timestamps.last()).max()?;
+    let interval = timing.gap.saturating_sub(timing.min_step);
+    let start = if earliest.saturating_sub(start) >= interval {
+        earliest
+    } else {
+        start
+    };
+    let end = if end.saturating_sub(latest) >= interval {
+        latest
+    } else {
+        end
+    };
+    let fullest = replicas.iter().map(|r| r.timestamps.len()).max()?;
+    replicas
+        .iter()
+        .filter(|r| r.timestamps.len() == fullest)
+        .filter(|r| {
+            let (Some(&first), Some(&last)) = (r.timestamps.first(), r.timestamps.last()) else {
+                return false;
+            };
+            let live_inside = r.values[..r.values.len() - 1].iter().all(|&v| !is_stale(v));
+            first.saturating_sub(start) < interval
+                && end.saturating_sub(last) < interval
+                && live_inside
+                && r.timestamps.windows(2).all(|w| w[1] - w[0] <= timing.gap)
+        })
+        .min_by_key(|r| r.timestamps[0])
 }
 
 /// The scrape interval `I` (median of sampled spacings over all replicas), if any replica has
@@ -504,9 +561,13 @@ mod tests {
     fn offset_lines_up_the_new_replica() {
         // a = 1000 + 10/s, b = the same events counted by a process started later (10/s, no
         // base). a stops after 45 s; b (phase 7 s) is interpolated at 45 s between 37 s and
-        // 52 s (370..520 -> 450) and shifted by 1450 - 450 = 1000: exactly a's line.
+        // 52 s (370..520 -> 450) and shifted by 1450 - 450 = 1000: exactly a's line. (b misses
+        // its 22 s and 37 s scrapes, so neither replica is whole; being linear, b interpolates
+        // to 450 between 7 s and 52 s all the same.)
         let (ta, va) = concat(line(0, 45 * S, 1000.0), line(2 * M, 3 * M, 1000.0));
-        let (tb, vb) = line(7 * S, 3 * M + 10 * S, 0.0);
+        let b_with_a_gap =
+            |base| concat(line(7 * S, 7 * S, base), line(52 * S, 3 * M + 10 * S, base));
+        let (tb, vb) = b_with_a_gap(0.0);
         let (t, v) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb)]);
         // b@52 s is 7 s after a@45 s (< I/2): the switch takes b@67 s.
         let i = t.iter().position(|&x| x == 67 * S).unwrap();
@@ -514,12 +575,12 @@ mod tests {
         for (&x, &y) in t.iter().zip(&v) {
             assert_eq!(y, 1000.0 + (x / 100) as f64, "at {x}");
         }
-        // ... and stays on b after a is back (b has no gap).
+        // ... and stays on b after a is back (b has no gap there).
         assert!(t[i..].iter().all(|x| tb.contains(x)));
         assert_eq!(t.last(), tb.last());
 
         // The other way round: b's counter is higher; same line-up, no spike.
-        let (tb, vb) = line(7 * S, 3 * M + 10 * S, 5000.0);
+        let (tb, vb) = b_with_a_gap(5000.0);
         let (t, v) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb)]);
         for (&x, &y) in t.iter().zip(&v) {
             assert_eq!(y, 1000.0 + (x / 100) as f64, "at {x}");
@@ -570,10 +631,11 @@ mod tests {
 
     #[test]
     fn gap_switches_at_the_first_sample_after_the_last_emitted() {
-        // a: every 15 s with a 3-minute gap; b: phase 8 s, complete. The merged series has b's
-        // samples from the first b sample after a's last sample, then stays on b.
+        // a: every 15 s with a 3-minute gap; b: phase 8 s, with a gap of its own while a is
+        // followed (so neither is whole). The merged series has b's samples from the first b
+        // sample after a's last sample, then stays on b.
         let (ta, va) = concat(line(0, 2 * M, 0.0), line(5 * M, 10 * M, 0.0));
-        let (tb, vb) = line(8 * S, 10 * M, 0.0);
+        let (tb, vb) = concat(line(8 * S, 38 * S, 0.0), line(98 * S, 10 * M, 0.0));
         let reps = [replica(&ta, &va), replica(&tb, &vb)];
         for hint in [SeriesHint::Counter, SeriesHint::Other] {
             let (t, _) = merged(DedupAlgorithm::CounterAware, &reps, hint);
@@ -585,6 +647,24 @@ mod tests {
             let from_b: Vec<i64> = tb.iter().copied().filter(|&x| x >= first_b).collect();
             assert_eq!(&t[i + 1..], &from_b[..], "{hint:?}");
         }
+    }
+
+    #[test]
+    fn a_replica_without_a_gap_is_the_answer() {
+        // a has a 3-minute gap; b, 11 s behind, misses nothing: every window of the merged
+        // series must hold what b holds, raw values included (a's counter runs 500 ahead),
+        // where switching at a's gap would put a's and b's samples 11 s apart.
+        let (ta, va) = concat(line(0, 2 * M, 500.0), line(5 * M, 10 * M, 500.0));
+        let (tb, vb) = line(11 * S, 10 * M + 11 * S, 0.0);
+        let reps = [replica(&ta, &va), replica(&tb, &vb)];
+        for hint in [SeriesHint::Counter, SeriesHint::Other] {
+            let (t, v) = merged(DedupAlgorithm::CounterAware, &reps, hint);
+            assert_eq!((&t, &v), (&tb, &vb), "{hint:?}");
+        }
+        // b starting a whole interval late misses a scrape: it is not whole.
+        let (tb, vb) = line(16 * S, 10 * M + 11 * S, 0.0);
+        let (t, _) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb)]);
+        assert_eq!(t[0], 0, "starts on a, which has the first scrape");
     }
 
     #[test]
@@ -612,9 +692,10 @@ mod tests {
     #[test]
     fn a_first_sample_closer_than_half_an_interval_is_skipped() {
         // b is only 3 s behind a: taking b@(last a + 3 s) would put two samples 3 s apart
-        // (5x the sample rate). The switch takes b's next sample, 18 s after a's last.
+        // (5x the sample rate). The switch takes b's next sample, 18 s after a's last. (b has
+        // a gap of its own while a is followed: neither is whole.)
         let (ta, va) = concat(line(0, 2 * M, 0.0), line(5 * M, 10 * M, 0.0));
-        let (tb, vb) = line(3 * S, 10 * M, 0.0);
+        let (tb, vb) = concat(line(3 * S, 33 * S, 0.0), line(93 * S, 10 * M, 0.0));
         let (t, _) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb)]);
         let i = t.iter().position(|&x| x == 2 * M).unwrap();
         assert_eq!(t[i + 1], 2 * M + 18 * S);
@@ -623,11 +704,12 @@ mod tests {
 
     #[test]
     fn single_missed_scrape_is_filled_without_doubling() {
-        // a misses one scrape (30 s step); b@22 s fills it and the merge stays on b.
+        // a misses one scrape (30 s step); b@22 s fills it and the merge stays on b. (b has a
+        // gap later, so neither replica is whole.)
         let (ta, va) = line(0, 5 * M, 0.0);
         let (ta, va): (Vec<i64>, Vec<f64>) =
             ta.into_iter().zip(va).filter(|(t, _)| *t != 15 * S).unzip();
-        let (tb, vb) = line(7 * S, 5 * M, 0.0);
+        let (tb, vb) = concat(line(7 * S, 3 * M, 0.0), line(4 * M, 5 * M, 0.0));
         let (t, _) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb)]);
         assert_eq!(&t[..3], &[0, 22 * S, 37 * S]);
         assert!(min_spacing(&t) >= I / 2);
@@ -660,8 +742,9 @@ mod tests {
     #[test]
     fn three_replicas_switch_to_the_earliest_fill() {
         let (ta, va) = concat(line(0, M, 0.0), line(3 * M, 4 * M, 0.0));
-        let (tb, vb) = line(12 * S, 4 * M, 0.0);
-        let (tc, vc) = line(9 * S, 4 * M, 0.0);
+        // b and c miss scrapes while a is followed: none is whole.
+        let (tb, vb) = concat(line(12 * S, 12 * S, 0.0), line(57 * S, 4 * M, 0.0));
+        let (tc, vc) = concat(line(9 * S, 9 * S, 0.0), line(54 * S, 4 * M, 0.0));
         let (t, _) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb), replica(&tc, &vc)]);
         let i = t.iter().position(|&x| x == M).unwrap();
         assert_eq!(t[i + 1], M + 9 * S, "c fills first");

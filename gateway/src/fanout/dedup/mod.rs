@@ -70,26 +70,29 @@ impl DedupAlgorithm {
         out_ts: &mut Vec<i64>,
         out_vs: &mut Vec<f64>,
     ) {
-        self.merge_until(replicas, hint, i64::MAX, out_ts, out_vs);
+        self.merge_within(replicas, hint, (i64::MIN, i64::MAX), out_ts, out_vs);
     }
 
-    /// Like [`DedupAlgorithm::merge`], for samples read up to `range_end` (a request's end,
-    /// milliseconds): the replica followed there whose last sample is less than 7/8 of an
-    /// interval before it has no gap at the end — its next scrape is not due — so [`DedupAlgorithm::
-    /// CounterAware`] adds no later sample of another replica (phase-shifted replicas would
-    /// otherwise put one scrape more in the window than either holds).
-    pub fn merge_until(
+    /// Like [`DedupAlgorithm::merge`], for samples read over `range` (a request's start and
+    /// end, milliseconds, inclusive), which tells [`DedupAlgorithm::CounterAware`] whether a
+    /// replica misses a scrape at either end: one whose first and last samples are less than
+    /// an interval from them misses none there, and if it misses none inside either it is the
+    /// answer as it is; otherwise the replica followed at the end whose last sample is less
+    /// than 7/8 of an interval before it has its next scrape not yet due, so no later sample
+    /// of another replica is added (phase-shifted replicas would otherwise put one scrape more
+    /// in the window than either holds).
+    pub fn merge_within(
         &self,
         replicas: &[Replica<'_>],
         hint: SeriesHint,
-        range_end: i64,
+        range: (i64, i64),
         out_ts: &mut Vec<i64>,
         out_vs: &mut Vec<f64>,
     ) {
         out_ts.clear();
         out_vs.clear();
         if replicas.iter().all(|r| r.validate().is_ok()) {
-            self.merge_valid(replicas, hint, range_end, out_ts, out_vs);
+            self.merge_valid(replicas, hint, range, out_ts, out_vs);
             return;
         }
         let repaired: Vec<Option<(Vec<i64>, Vec<f64>)>> = replicas
@@ -113,14 +116,14 @@ impl DedupAlgorithm {
                 None => *r,
             })
             .collect();
-        self.merge_valid(&fixed, hint, range_end, out_ts, out_vs);
+        self.merge_valid(&fixed, hint, range, out_ts, out_vs);
     }
 
     fn merge_valid(
         &self,
         replicas: &[Replica<'_>],
         hint: SeriesHint,
-        range_end: i64,
+        range: (i64, i64),
         out_ts: &mut Vec<i64>,
         out_vs: &mut Vec<f64>,
     ) {
@@ -135,7 +138,7 @@ impl DedupAlgorithm {
         match self {
             Self::Penalty => penalty::merge(replicas, out_ts, out_vs),
             Self::Chain => chain::merge(replicas, out_ts, out_vs),
-            Self::CounterAware => counter::merge(replicas, hint, range_end, out_ts, out_vs),
+            Self::CounterAware => counter::merge(replicas, hint, range, out_ts, out_vs),
         }
     }
 }

@@ -139,17 +139,15 @@ fn bad_input_is_repaired() {
 
 /// Phase-shifted replicas without gaps, read over a window as a range selector reads them
 /// (each trimmed to the window, merged up to its end): the counter-aware merge never holds
-/// more samples in the window than a replica does, at any phase and window position, unless
-/// a replica's next scrape falls within an eighth of an interval after the window (where it
-/// cannot tell a late scrape from a missed one, and keeps the sample rather than drop one).
-/// (It held one more in most windows ending after the followed replica's last sample: the end
-/// of the data was taken for a gap.)
+/// more samples in the window than a replica does, at any phase and window position. (It
+/// held one more in most windows ending after the followed replica's last sample: the end of
+/// the data was taken for a gap; and then still where the other replica scrapes in the last
+/// eighth of an interval after the followed one, as a live HA pair of Prometheus showed.)
 #[test]
 fn phase_shifted_replicas_hold_no_extra_sample_in_a_window() {
     const I: i64 = 15_000;
     let mut rng = XorShift::new(0x5eed_0003);
     let (mut ts, mut vs) = (Vec::new(), Vec::new());
-    let mut checked = 0;
     for case in 0..2000 {
         let phase = 1 + rng.below(I as u64 - 1) as i64;
         let jitter = |rng: &mut XorShift| rng.below(40) as i64;
@@ -165,12 +163,6 @@ fn phase_shifted_replicas_hold_no_extra_sample_in_a_window() {
                 .filter(|&x| x > start && x <= end)
                 .collect()
         };
-        let next_after_end = |t: &[i64]| t.iter().copied().find(|&x| x > end).unwrap_or(i64::MAX);
-        let ambiguous = |t: &[i64]| next_after_end(t) <= end + I / 8 + 40;
-        if ambiguous(&a) || ambiguous(&b) {
-            continue;
-        }
-        checked += 1;
         let (wa, wb) = (window(&a), window(&b));
         let values = vec![1.0; 40];
         let replicas = [
@@ -178,7 +170,13 @@ fn phase_shifted_replicas_hold_no_extra_sample_in_a_window() {
             Replica::new(&wb, &values[..wb.len()]).unwrap(),
         ];
         for hint in [SeriesHint::Counter, SeriesHint::Other] {
-            DedupAlgorithm::CounterAware.merge_until(&replicas, hint, end, &mut ts, &mut vs);
+            DedupAlgorithm::CounterAware.merge_within(
+                &replicas,
+                hint,
+                (start, end),
+                &mut ts,
+                &mut vs,
+            );
             let most = wa.len().max(wb.len());
             assert!(
                 ts.len() <= most,
@@ -194,5 +192,4 @@ fn phase_shifted_replicas_hold_no_extra_sample_in_a_window() {
             );
         }
     }
-    assert!(checked > 1200, "only {checked} windows checked");
 }
