@@ -5,6 +5,7 @@ use super::Fanout;
 use super::decode;
 use super::merge::{MergeEvent, MergeOptions, Merger};
 use super::selection::selected;
+use crate::promql::storage::too_many_samples;
 use crate::promql::{EngineError, SelectRequest, SelectResult, SeriesSamples, Storage};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -87,8 +88,11 @@ impl FanoutStorage {
         Merger::start(selection.usable, &options).left_out(selection.left_out)
     }
 
+    /// The selected series, decoded and de-duplicated; failing as soon as they hold more
+    /// samples than the query's budget left, so that an over-limit query never holds them all.
     async fn select_series(&self, request: SelectRequest) -> Result<SelectResult, EngineError> {
         let mut result = SelectResult::default();
+        let mut held = 0usize;
         let mut merger = self.merge(SeriesRequest {
             min_time: request.min_time,
             max_time: request.max_time,
@@ -108,6 +112,10 @@ impl FanoutStorage {
                         &mut result.warnings,
                     )
                     .map_err(EngineError::Storage)?;
+                    held = held.saturating_add(samples.timestamps.len());
+                    if held > request.max_samples {
+                        return Err(too_many_samples());
+                    }
                     if !samples.timestamps.is_empty() {
                         result.series.push(SeriesSamples {
                             labels: series.labels,

@@ -63,6 +63,7 @@ impl<'a> Planner<'a> {
                 matchers: selector.matchers.clone(),
                 min_time,
                 max_time,
+                max_samples: self.ctx.samples_left(),
             })
             .await?;
         if let Ok(mut warnings) = self.warnings.lock() {

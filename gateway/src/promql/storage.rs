@@ -15,6 +15,16 @@ pub struct SelectRequest {
     /// Inclusive, milliseconds.
     pub min_time: i64,
     pub max_time: i64,
+    /// The query's sample budget left (`usize::MAX`: none): a storage that decodes more may
+    /// fail with [`too_many_samples`] as soon as it does, rather than hold them all first.
+    pub max_samples: usize,
+}
+
+/// Prometheus' words for a query over its sample limit (`--query.max-samples`).
+pub fn too_many_samples() -> EngineError {
+    EngineError::Limit(
+        "query processing would load too many samples into memory in query execution".into(),
+    )
 }
 
 /// A series' raw samples in [min_time, max_time], columnar.

@@ -946,6 +946,7 @@ mod tests {
                 matchers: vec![Matcher::new(MatchOp::Equal, "__name__", "foo").unwrap()],
                 min_time: t - 300_000,
                 max_time: t,
+                max_samples: usize::MAX,
             };
             let selected = storage.select(request).await?;
             Ok(Value::Vector(

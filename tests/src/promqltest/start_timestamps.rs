@@ -89,6 +89,7 @@ mod tests {
             matchers: vec![Matcher::equal("__name__", name)],
             min_time: 1,
             max_time: 120_000,
+            max_samples: usize::MAX,
         };
         let select = |name| {
             futures_util::FutureExt::now_or_never(storage.select(request(name)))

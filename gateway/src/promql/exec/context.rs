@@ -124,12 +124,16 @@ impl QueryContext {
     pub fn hold_samples(&self, n: usize) -> Result<(), EngineError> {
         let total = self.samples.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.options.max_samples {
-            return Err(EngineError::Limit(
-                "query processing would load too many samples into memory in query execution"
-                    .into(),
-            ));
+            return Err(crate::promql::storage::too_many_samples());
         }
         Ok(())
+    }
+
+    /// How many more samples the query may hold.
+    pub fn samples_left(&self) -> usize {
+        self.options
+            .max_samples
+            .saturating_sub(self.samples.load(Ordering::Relaxed))
     }
 
     pub fn release_samples(&self, n: usize) {

@@ -1,0 +1,77 @@
+//! `--query.max-samples` is enforced while the samples arrive, not after: a query over the
+//! limit fails with Prometheus' words and the gateway stops reading the store's answer
+//! (the endpoint's call ends `abandoned`, not `complete`), so a rejected query never holds
+//! all it asked for; a query under the limit is answered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use panoptes_tests::faults::Gateway;
+use panoptes_tests::net::free_addr;
+use std::sync::Arc;
+use store_api::{Labels, MemoryStore};
+
+/// 4,000 series of an hour at 15 s: 964,000 samples.
+fn store() -> MemoryStore {
+    let series = (0..4000).map(|i| {
+        let labels = Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]);
+        (labels, (0..241).map(|t| (t * 15_000, t as f64)).collect())
+    });
+    MemoryStore::new(Labels::new(), series.collect::<Vec<_>>())
+}
+
+/// The sum of `name`'s series with `label` in the gateway's `/metrics`.
+async fn metric(gateway: &Gateway, name: &str, label: &str) -> f64 {
+    let (_, _, text) = gateway.get_text("/metrics", &[]).await;
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_limit_stops_the_fetch() {
+    let server = store_api::server::spawn(Arc::new(store()), free_addr())
+        .await
+        .unwrap();
+    let gateway = Gateway::start(&[
+        format!("--endpoint={}", server.addr),
+        "--query.max-samples=100000".into(),
+    ])
+    .await;
+    let calls = "panoptes_endpoint_call_duration_seconds_count";
+
+    let over = gateway
+        .get(
+            "/api/v1/query",
+            &[("query", "count(count_over_time(m[1h]))"), ("time", "3600")],
+        )
+        .await;
+    println!(
+        "over the limit: {} {} in {:?}",
+        over.status, over.body, over.elapsed
+    );
+    assert_eq!(over.status, 422, "{}", over.body);
+    assert_eq!(over.body["errorType"], "execution");
+    assert_eq!(
+        over.body["error"],
+        "query processing would load too many samples into memory in query execution"
+    );
+    let abandoned = metric(&gateway, calls, "outcome=\"abandoned\"").await;
+    let complete = metric(&gateway, calls, "api=\"series\",outcome=\"complete\"").await;
+    println!("series calls: {abandoned} abandoned, {complete} complete");
+    assert_eq!(abandoned, 1.0, "the store's answer was read to its end");
+    assert_eq!(complete, 0.0);
+
+    // 400 series of 241 samples: under the limit.
+    let under = gateway
+        .get(
+            "/api/v1/query",
+            &[
+                ("query", "count(count_over_time(m{i=~\"1..\"}[1h]))"),
+                ("time", "3600"),
+            ],
+        )
+        .await;
+    assert!(under.is_success(), "{}", under.body);
+    assert_eq!(under.body["data"]["result"][0]["value"][1], "100");
+}
