@@ -322,23 +322,22 @@ async fn run_labels(state: &AppState, p: Params, name: Option<String>) -> ApiRes
     if selectors.is_empty() {
         selectors.push(Vec::new());
     }
-    let mut values = Vec::new();
-    let mut warnings = Vec::new();
-    for matchers in selectors {
-        // One more than the limit tells whether the answer was cut.
-        let fetch = if limit > 0 { limit + 1 } else { 0 };
-        let answer = match &name {
-            None => storage.label_names(start, end, matchers, fetch).await,
-            Some(name) => {
-                storage
-                    .label_values(name, start, end, matchers, fetch)
-                    .await
+    // One more than the limit tells whether the answer was cut.
+    let fetch = if limit > 0 { limit + 1 } else { 0 };
+    let (mut values, mut warnings) = for_each_selector(selectors, |matchers| {
+        let (storage, name) = (&storage, &name);
+        async move {
+            match name {
+                None => storage.label_names(start, end, matchers, fetch).await,
+                Some(name) => {
+                    storage
+                        .label_values(name, start, end, matchers, fetch)
+                        .await
+                }
             }
         }
-        .map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
-        values.extend(answer.data);
-        warnings.extend(answer.warnings);
-    }
+    })
+    .await?;
     values.sort_unstable();
     values.dedup();
     if limit > 0 && values.len() > limit {
@@ -350,6 +349,36 @@ async fn run_labels(state: &AppState, p: Params, name: Option<String>) -> ApiRes
         warnings,
         infos: Vec::new(),
     })
+}
+
+/// `match[]` selectors asked at once.
+const SELECTOR_CONCURRENCY: usize = 16;
+
+/// Runs `call` for every selector, a few at a time: their answers joined, their warnings
+/// each once (an endpoint that is down warns about every selector alike).
+async fn for_each_selector<T, F, Fut>(
+    selectors: Vec<Vec<Matcher>>,
+    call: F,
+) -> Result<(Vec<T>, Vec<String>), ApiError>
+where
+    F: Fn(Vec<Matcher>) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::fanout::Answer<Vec<T>>, String>>,
+{
+    use futures_util::StreamExt;
+    let mut answers = futures_util::stream::iter(selectors)
+        .map(call)
+        .buffer_unordered(SELECTOR_CONCURRENCY);
+    let (mut data, mut warnings) = (Vec::new(), Vec::new());
+    while let Some(answer) = answers.next().await {
+        let answer = answer.map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
+        data.extend(answer.data);
+        for warning in answer.warnings {
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+    }
+    Ok((data, warnings))
 }
 
 /// The bytes of a percent-encoded path segment.
@@ -435,17 +464,12 @@ async fn run_series(state: &AppState, p: Params) -> ApiResult {
     let limit = limit(&p)?;
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
     let _admitted = admitted(state).await?;
-    let mut all = Vec::new();
-    let mut warnings = Vec::new();
-    for matchers in selectors {
-        let fetch = if limit > 0 { limit + 1 } else { 0 };
-        let answer = storage
-            .series_labels(start, end, matchers, fetch)
-            .await
-            .map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
-        all.extend(answer.data);
-        warnings.extend(answer.warnings);
-    }
+    let fetch = if limit > 0 { limit + 1 } else { 0 };
+    let (mut all, mut warnings) = for_each_selector(selectors, |matchers| {
+        let storage = &storage;
+        async move { storage.series_labels(start, end, matchers, fetch).await }
+    })
+    .await?;
     all.sort();
     all.dedup();
     if limit > 0 && all.len() > limit {
