@@ -148,6 +148,24 @@ impl QueryArgs {
     }
 }
 
+/// Where and how the sidecar and the store serve: the StoreAPI, and their own HTTP port.
+#[derive(Args, Debug, Clone)]
+pub struct StoreServerArgs {
+    /// Where to serve the StoreAPI (gRPC).
+    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
+    pub grpc_address: SocketAddr,
+
+    /// Where to serve `/metrics`, `/-/healthy` and `/-/ready`.
+    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
+    pub http_address: SocketAddr,
+
+    #[command(flatten)]
+    pub grpc_limits: GrpcServerLimits,
+
+    #[command(flatten)]
+    pub http_timeouts: HttpTimeouts,
+}
+
 /// How long an HTTP client may take.
 #[derive(Args, Debug, Clone)]
 pub struct HttpTimeouts {
@@ -197,19 +215,8 @@ pub struct SidecarArgs {
     #[arg(long = "prometheus.url", default_value = "http://localhost:9090")]
     pub prometheus_url: String,
 
-    /// Where to serve the StoreAPI (gRPC).
-    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
-    pub grpc_address: SocketAddr,
-
-    /// Where to serve `/metrics`, `/-/healthy` and `/-/ready`.
-    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
-    pub http_address: SocketAddr,
-
     #[command(flatten)]
-    pub grpc_limits: GrpcServerLimits,
-
-    #[command(flatten)]
-    pub http_timeouts: HttpTimeouts,
+    pub serve: StoreServerArgs,
 
     /// Timeout of one request to Prometheus, e.g. `2m` or `30s`.
     #[arg(long = "prometheus.timeout", default_value = "2m", value_parser = parse_duration)]
@@ -223,19 +230,8 @@ pub struct StoreArgs {
     #[arg(long = "objstore.config-file")]
     pub objstore_config_file: std::path::PathBuf,
 
-    /// Where to serve the StoreAPI (gRPC).
-    #[arg(long = "grpc-address", default_value = "0.0.0.0:10901")]
-    pub grpc_address: SocketAddr,
-
-    /// Where to serve `/metrics`, `/-/healthy` and `/-/ready`.
-    #[arg(long = "http-address", default_value = "0.0.0.0:10902")]
-    pub http_address: SocketAddr,
-
     #[command(flatten)]
-    pub grpc_limits: GrpcServerLimits,
-
-    #[command(flatten)]
-    pub http_timeouts: HttpTimeouts,
+    pub serve: StoreServerArgs,
 
     /// How often the bucket is listed for new and deleted blocks, e.g. `3m` or `10s`.
     #[arg(long = "sync-block-duration", default_value = "3m", value_parser = parse_duration)]

@@ -2,11 +2,10 @@
 //! store do (StoreAPI on the gRPC address; `/metrics`, `/-/healthy` and `/-/ready` on the
 //! HTTP address; both until SIGINT or SIGTERM).
 
-use crate::cli::{GrpcServerLimits, HttpTimeouts};
+use crate::cli::StoreServerArgs;
 use crate::http::ops;
 use crate::telemetry::metrics;
 use crate::telemetry::storeapi::MeteredStore;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use store_api::Store;
 use store_api::server::StoreService;
@@ -32,11 +31,8 @@ pub async fn shutdown_signal() {
 }
 
 /// Serves `store` until the stop signal; ready while its Info answers.
-pub async fn serve_store<S: Store>(
-    store: Arc<S>,
-    (grpc_address, http_address): (SocketAddr, SocketAddr),
-    (limits, timeouts): (&GrpcServerLimits, &HttpTimeouts),
-) -> Result<(), String> {
+pub async fn serve_store<S: Store>(store: Arc<S>, serve: &StoreServerArgs) -> Result<(), String> {
+    let grpc_address = serve.grpc_address;
     let registry = metrics::registry();
     let metered = Arc::new(MeteredStore::new(store.clone(), &registry));
     let listener = tokio::net::TcpListener::bind(grpc_address)
@@ -57,15 +53,15 @@ pub async fn serve_store<S: Store>(
     };
     let grpc = async {
         StoreService::new(metered)
-            .with_max_request_bytes(limits.max_request_bytes())
+            .with_max_request_bytes(serve.grpc_limits.max_request_bytes())
             .serve(listener, until_stopped(stopped.clone()))
             .await
             .map_err(|e| format!("gRPC server: {e}"))
     };
     let http = ops::serve(
-        http_address,
+        serve.http_address,
         ops::router(registry, ready),
-        timeouts.timeouts(),
+        serve.http_timeouts.timeouts(),
         until_stopped(stopped.clone()),
     );
     tokio::try_join!(grpc, http).map(|_| ())

@@ -10,12 +10,10 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
     let shown = prometheus.url().to_string();
     let store = Arc::new(SidecarStore::new(prometheus));
     tracing::info!(
-        grpc = %args.grpc_address,
-        http = %args.http_address,
+        grpc = %args.serve.grpc_address,
+        http = %args.serve.http_address,
         prometheus = %shown,
         "sidecar serving StoreAPI"
     );
-    let addresses = (args.grpc_address, args.http_address);
-    let limits = (&args.grpc_limits, &args.http_timeouts);
-    super::serve::serve_store(store, addresses, limits).await
+    super::serve::serve_store(store, &args.serve).await
 }

@@ -31,12 +31,10 @@ pub async fn run(args: StoreArgs) -> Result<(), String> {
     );
     let _sync = store.spawn_sync(args.sync_interval);
     tracing::info!(
-        grpc = %args.grpc_address,
-        http = %args.http_address,
+        grpc = %args.serve.grpc_address,
+        http = %args.serve.http_address,
         kind = ?config.kind,
         "store serving StoreAPI"
     );
-    let addresses = (args.grpc_address, args.http_address);
-    let limits = (&args.grpc_limits, &args.http_timeouts);
-    super::serve::serve_store(store, addresses, limits).await
+    super::serve::serve_store(store, &args.serve).await
 }
