@@ -445,6 +445,20 @@ impl Gateway {
         Self::launch(args, Panoptes::start).await
     }
 
+    /// `store` served over gRPC on loopback, and a gateway over it alone with `flags`; the
+    /// server stops when its handle is dropped.
+    pub async fn over_store(
+        store: store_api::MemoryStore,
+        flags: &[String],
+    ) -> (Self, store_api::server::RunningServer) {
+        let server = store_api::server::spawn(Arc::new(store), free_addr())
+            .await
+            .expect("serve the store on loopback");
+        let mut args = vec![format!("--endpoint={}", server.addr)];
+        args.extend_from_slice(flags);
+        (Self::start(&args).await, server)
+    }
+
     /// Like [`Gateway::start`], waiting only until it serves HTTP, which it does before its
     /// first Info round ends.
     pub async fn start_unready(args: &[String]) -> Self {

@@ -6,8 +6,7 @@
 //! dedup on `replica`; each replica is also readable alone, without the fan-out.
 
 use crate::data::Rng;
-use gateway::fanout::discovery::Discovery;
-use gateway::fanout::{Fanout, FanoutConfig, FanoutStorage, QueryOptions};
+use gateway::fanout::FanoutStorage;
 use std::sync::Arc;
 use store_api::server::RunningServer;
 use store_api::{Labels, MemoryStore};
@@ -252,25 +251,13 @@ impl HaPair {
     /// Serves `a` and `b` on loopback and builds the fan-out with dedup on `replica`.
     pub async fn serve(process: &Process, a: &Scraper, b: &Scraper) -> Self {
         let (a, b) = (process.scrape(&a.times()), process.scrape(&b.times()));
-        let mut servers = Vec::new();
-        for (replica, series) in [("a", &a), ("b", &b)] {
-            let store = MemoryStore::new(
+        let stores = [("a", &a), ("b", &b)].map(|(replica, series)| {
+            MemoryStore::new(
                 Labels::from_pairs([("replica", replica)]),
                 series.iter().cloned(),
-            );
-            let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
-                .await
-                .expect("serve a replica on loopback");
-            servers.push(server);
-        }
-        let endpoints: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
-        let discovery = Discovery::new(&endpoints, &[]).expect("static endpoints");
-        let config = FanoutConfig {
-            replica_labels: vec!["replica".into()],
-            ..FanoutConfig::default()
-        };
-        let fanout = Fanout::new(config, discovery);
-        fanout.refresh().await;
+            )
+        });
+        let (merged, servers) = crate::topology::replica_fanout(stores.into()).await;
         let alone = |series: &[(Labels, Vec<(i64, f64)>)]| {
             gateway::promql::StoreStorage::new(Arc::new(MemoryStore::new(
                 Labels::new(),
@@ -282,7 +269,7 @@ impl HaPair {
             b_alone: alone(&b),
             a,
             b,
-            merged: FanoutStorage::new(fanout, QueryOptions::default()),
+            merged,
             _servers: servers,
         }
     }

@@ -67,8 +67,7 @@ impl ShardedReplicas {
     }
 
     async fn build(&self, series: &LoadedSeries) -> Arc<dyn Storage> {
-        let mut servers = Vec::new();
-        let mut endpoints = Vec::new();
+        let mut stores = Vec::new();
         for shard in 0..self.shards {
             let shard_series: LoadedSeries = series
                 .iter()
@@ -76,30 +75,39 @@ impl ShardedReplicas {
                 .cloned()
                 .collect();
             for (replica, missing) in [("a", (1, 2)), ("b", (3, 4))] {
-                let store = MemoryStore::new(
+                stores.push(MemoryStore::new(
                     Labels::from_pairs([("replica", replica)]),
                     self.replica_data(&shard_series, missing),
-                );
-                let server =
-                    store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
-                        .await
-                        .expect("serve a store on loopback");
-                endpoints.push(server.addr.to_string());
-                servers.push(server);
+                ));
             }
         }
-        let discovery = Discovery::new(&endpoints, &[]).expect("static endpoints");
-        let config = FanoutConfig {
-            replica_labels: vec!["replica".into()],
-            ..FanoutConfig::default()
-        };
-        let fanout = Fanout::new(config, discovery);
-        fanout.refresh().await;
+        let (storage, servers) = replica_fanout(stores).await;
         Arc::new(TopologyStorage {
-            storage: FanoutStorage::new(fanout, QueryOptions::default()),
+            storage,
             _servers: servers,
         })
     }
+}
+
+/// Serves each store on loopback and reads them through the gateway's fan-out,
+/// de-duplicating on `replica`, its first Info round done; the servers stop when dropped.
+pub async fn replica_fanout(stores: Vec<MemoryStore>) -> (FanoutStorage, Vec<RunningServer>) {
+    let mut servers = Vec::new();
+    for store in stores {
+        let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("serve a store on loopback");
+        servers.push(server);
+    }
+    let endpoints: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
+    let discovery = Discovery::new(&endpoints, &[]).expect("static endpoints");
+    let config = FanoutConfig {
+        replica_labels: vec!["replica".into()],
+        ..FanoutConfig::default()
+    };
+    let fanout = Fanout::new(config, discovery);
+    fanout.refresh().await;
+    (FanoutStorage::new(fanout, QueryOptions::default()), servers)
 }
 
 impl StorageFactory for ShardedReplicas {

@@ -727,6 +727,37 @@ const LIVE_VALUE: f64 = 7.0;
 /// One replica of an HA pair (external label `replica=<name>`) with live data:
 /// `fault_test{source="pair", n="0".."4"} 7` every 15 s up to `now_ms`, as a scraper would
 /// have written it.
+/// A live HA pair (`live_replica` a and b) with b behind a proxy that can freeze it, and a
+/// gateway over both: response timeout 10 s, replica grace `grace`.
+struct FreezablePair {
+    _a: RunningServer,
+    _b: RunningServer,
+    proxy: Proxy,
+    gateway: Gateway,
+}
+
+impl FreezablePair {
+    async fn start(now_ms: i64, grace: Duration) -> Self {
+        let a = serve(Arc::new(live_replica("a", now_ms))).await;
+        let b = serve(Arc::new(live_replica("b", now_ms))).await;
+        let proxy = Proxy::start(b.addr).await;
+        let gateway = Gateway::start(&[
+            endpoint(a.addr),
+            endpoint(proxy.addr()),
+            "--query.replica-label=replica".into(),
+            "--store.response-timeout=10s".into(),
+            format!("--store.replica-grace={}ms", grace.as_millis()),
+        ])
+        .await;
+        Self {
+            _a: a,
+            _b: b,
+            proxy,
+            gateway,
+        }
+    }
+}
+
 fn live_replica(name: &str, now_ms: i64) -> MemoryStore {
     let live = (0..LIVE_SERIES).map(|n| {
         let labels = Labels::from_pairs([
@@ -752,18 +783,8 @@ fn live_replica(name: &str, now_ms: i64) -> MemoryStore {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upper_prometheus_federating_through_a_frozen_replica_stays_up() {
     bounded(async {
-        let now = unix_now_ms();
-        let a = serve(Arc::new(live_replica("a", now))).await;
-        let b = serve(Arc::new(live_replica("b", now))).await;
-        let proxy = Proxy::start(b.addr).await;
-        let gateway = Gateway::start(&[
-            endpoint(a.addr),
-            endpoint(proxy.addr()),
-            "--query.replica-label=replica".into(),
-            "--store.response-timeout=10s".into(),
-            "--store.replica-grace=1s".into(),
-        ])
-        .await;
+        let pair = FreezablePair::start(unix_now_ms(), Duration::from_secs(1)).await;
+        let (proxy, gateway) = (&pair.proxy, &pair.gateway);
         let target = gateway.url().trim_start_matches("http://").to_owned();
         let config = format!(
             "scrape_configs:\n  - job_name: federate\n    honor_labels: true\n    \
@@ -846,17 +867,8 @@ async fn vmalert_evaluating_through_a_frozen_replica_misses_no_evaluation() {
     bounded(async {
         let (interval, grace) = (Duration::from_secs(2), Duration::from_secs(1));
         let started_ms = unix_now_ms();
-        let a = serve(Arc::new(live_replica("a", started_ms))).await;
-        let b = serve(Arc::new(live_replica("b", started_ms))).await;
-        let proxy = Proxy::start(b.addr).await;
-        let gateway = Gateway::start(&[
-            endpoint(a.addr),
-            endpoint(proxy.addr()),
-            "--query.replica-label=replica".into(),
-            "--store.response-timeout=10s".into(),
-            format!("--store.replica-grace={}s", grace.as_secs()),
-        ])
-        .await;
+        let pair = FreezablePair::start(started_ms, grace).await;
+        let (proxy, gateway) = (&pair.proxy, &pair.gateway);
         let dir = tempfile::tempdir().unwrap();
         let receiver = tokio::task::block_in_place(|| {
             PrometheusServer::launch(

@@ -6,8 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use panoptes_tests::faults::Gateway;
-use panoptes_tests::net::free_addr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store_api::{Labels, MemoryStore};
 
@@ -37,10 +35,7 @@ const HEAVY: &str = "rate(m[1y:1ms])";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heavy_queries_starve_nothing_and_stop_when_their_clients_leave() {
-    let server = store_api::server::spawn(Arc::new(store()), free_addr())
-        .await
-        .unwrap();
-    let gateway = Gateway::start(&[format!("--endpoint={}", server.addr)]).await;
+    let (gateway, _server) = Gateway::over_store(store(), &[]).await;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let url = gateway.url().to_owned();
     let heavy: Vec<_> = (0..2 * cores)
@@ -119,14 +114,13 @@ async fn heavy_queries_starve_nothing_and_stop_when_their_clients_leave() {
 /// (503, `timeout`, `query timed out in query queue`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excess_queries_are_refused_at_once() {
-    let server = store_api::server::spawn(Arc::new(store()), free_addr())
-        .await
-        .unwrap();
-    let gateway = Gateway::start(&[
-        format!("--endpoint={}", server.addr),
-        "--query.max-concurrent=2".into(),
-        "--query.max-queued=2".into(),
-    ])
+    let (gateway, _server) = Gateway::over_store(
+        store(),
+        &[
+            "--query.max-concurrent=2".into(),
+            "--query.max-queued=2".into(),
+        ],
+    )
     .await;
     let url = gateway.url().to_owned();
     let send = |timeout: &'static str| {

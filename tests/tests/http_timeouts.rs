@@ -5,8 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use panoptes_tests::faults::Gateway;
-use panoptes_tests::net::free_addr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store_api::{Labels, MemoryStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,16 +23,14 @@ fn store() -> MemoryStore {
 }
 
 async fn gateway() -> (Gateway, store_api::server::RunningServer) {
-    let server = store_api::server::spawn(Arc::new(store()), free_addr())
-        .await
-        .unwrap();
-    let gateway = Gateway::start(&[
-        format!("--endpoint={}", server.addr),
-        format!("--http.header-read-timeout={}s", HEADER_READ.as_secs()),
-        format!("--http.write-timeout={}s", WRITE.as_secs()),
-    ])
-    .await;
-    (gateway, server)
+    Gateway::over_store(
+        store(),
+        &[
+            format!("--http.header-read-timeout={}s", HEADER_READ.as_secs()),
+            format!("--http.write-timeout={}s", WRITE.as_secs()),
+        ],
+    )
+    .await
 }
 
 fn address(gateway: &Gateway) -> String {

@@ -6,8 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use panoptes_tests::faults::Gateway;
-use panoptes_tests::net::free_addr;
-use std::sync::Arc;
 use store_api::{Labels, MemoryStore};
 
 /// 4,000 series of an hour at 15 s: 964,000 samples.
@@ -30,14 +28,8 @@ async fn metric(gateway: &Gateway, name: &str, label: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sample_limit_stops_the_fetch() {
-    let server = store_api::server::spawn(Arc::new(store()), free_addr())
-        .await
-        .unwrap();
-    let gateway = Gateway::start(&[
-        format!("--endpoint={}", server.addr),
-        "--query.max-samples=100000".into(),
-    ])
-    .await;
+    let (gateway, _server) =
+        Gateway::over_store(store(), &["--query.max-samples=100000".into()]).await;
     let calls = "panoptes_endpoint_call_duration_seconds_count";
 
     let over = gateway
