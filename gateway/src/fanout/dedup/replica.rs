@@ -64,6 +64,25 @@ impl<'a> Replica<'a> {
         self.timestamps.is_empty()
     }
 
+    /// The samples within `[min, max]`.
+    pub(super) fn within(&self, (min, max): (i64, i64)) -> Self {
+        let from = self.timestamps.partition_point(|&t| t < min);
+        let to = self.timestamps.partition_point(|&t| t <= max).max(from);
+        Self {
+            timestamps: self.timestamps.get(from..to).unwrap_or_default(),
+            values: self.values.get(from..to).unwrap_or_default(),
+        }
+    }
+
+    /// The time of the latest live sample (not a staleness marker) before `t`.
+    pub(super) fn live_before(&self, t: i64) -> Option<i64> {
+        let end = self.timestamps.partition_point(|&x| x < t);
+        (0..end)
+            .rev()
+            .find(|&i| self.values.get(i).is_some_and(|&v| !is_stale(v)))
+            .and_then(|i| self.timestamps.get(i).copied())
+    }
+
     /// The sample at `i`, if any.
     #[inline]
     pub(super) fn get(&self, i: usize) -> Option<(i64, f64)> {
