@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -49,10 +51,13 @@ pub struct QueryArgs {
     pub grpc_address: Option<SocketAddr>,
 
     #[command(flatten)]
-    pub grpc_limits: GrpcServerLimits,
+    pub grpc_server: GrpcServerArgs,
 
     #[command(flatten)]
-    pub http_timeouts: HttpTimeouts,
+    pub grpc_client: GrpcClientArgs,
+
+    #[command(flatten)]
+    pub http_server: HttpServerArgs,
 
     /// An external label of this gateway, `name=value` (repeatable): attached to series it
     /// serves over StoreAPI and /federate where they lack it.
@@ -160,15 +165,15 @@ pub struct StoreServerArgs {
     pub http_address: SocketAddr,
 
     #[command(flatten)]
-    pub grpc_limits: GrpcServerLimits,
+    pub grpc_server: GrpcServerArgs,
 
     #[command(flatten)]
-    pub http_timeouts: HttpTimeouts,
+    pub http_server: HttpServerArgs,
 }
 
-/// How long an HTTP client may take.
+/// How an HTTP server serves: client timeouts, TLS and basic auth.
 #[derive(Args, Debug, Clone)]
-pub struct HttpTimeouts {
+pub struct HttpServerArgs {
     /// To send a request's headers, or the next request on a kept-alive connection.
     #[arg(long = "http.header-read-timeout", default_value = "10s", value_parser = parse_duration)]
     pub header_read: Duration,
@@ -176,28 +181,113 @@ pub struct HttpTimeouts {
     /// To take any part of an answer: a client that reads nothing this long is dropped.
     #[arg(long = "http.write-timeout", default_value = "2m", value_parser = parse_duration)]
     pub write: Duration,
+
+    /// Prometheus' web configuration file: TLS (`tls_server_config`) and basic auth
+    /// (`basic_auth_users`, bcrypt hashes) for the HTTP server.
+    #[arg(long = "http.config")]
+    pub config: Option<PathBuf>,
 }
 
-impl HttpTimeouts {
-    pub fn timeouts(&self) -> crate::http::server::Timeouts {
-        crate::http::server::Timeouts {
-            header_read: self.header_read,
-            write: self.write,
-        }
+impl HttpServerArgs {
+    /// Loads the web config file, if any: a server never starts with one it cannot apply.
+    pub fn serving(&self) -> Result<crate::http::server::Serving, String> {
+        let web = match &self.config {
+            Some(path) => crate::http::web_config::load(path)?,
+            None => crate::http::web_config::WebConfig::default(),
+        };
+        Ok(crate::http::server::Serving {
+            timeouts: crate::http::server::Timeouts {
+                header_read: self.header_read,
+                write: self.write,
+            },
+            tls: web.tls,
+            auth: web.auth,
+        })
     }
 }
 
-/// Limits of a gRPC StoreAPI server.
+/// How a gRPC StoreAPI server serves: its request limit and TLS.
 #[derive(Args, Debug, Clone)]
-pub struct GrpcServerLimits {
+pub struct GrpcServerArgs {
     /// The largest request accepted (`ResourceExhausted` beyond), e.g. `4MiB`.
     #[arg(long = "grpc-server-max-recv-msg-size", default_value = "4MiB", value_parser = parse_size)]
     pub max_recv_msg_size: u64,
+
+    /// Serve gRPC over TLS with this certificate (PEM, re-read on change).
+    #[arg(long = "grpc-server-tls-cert", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The key of `--grpc-server-tls-cert` (PEM).
+    #[arg(long = "grpc-server-tls-key", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by this CA (mutual TLS).
+    #[arg(long = "grpc-server-tls-client-ca", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
-impl GrpcServerLimits {
-    pub fn max_request_bytes(&self) -> usize {
-        usize::try_from(self.max_recv_msg_size).unwrap_or(usize::MAX)
+impl GrpcServerArgs {
+    /// `store` behind the StoreAPI with these limits and TLS.
+    pub fn service<S: store_api::Store>(
+        &self,
+        store: Arc<S>,
+    ) -> Result<store_api::server::StoreService<S>, String> {
+        let max = usize::try_from(self.max_recv_msg_size).unwrap_or(usize::MAX);
+        let service = store_api::server::StoreService::new(store).with_max_request_bytes(max);
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(service);
+        };
+        let tls = store_api::tls::ServerTls {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: self.tls_client_ca.clone(),
+        };
+        let config = tls
+            .config(&[b"h2"])
+            .map_err(|e| format!("gRPC server TLS: {e}"))?;
+        Ok(service.with_tls(config))
+    }
+}
+
+/// How the gateway reaches its endpoints over TLS (Thanos' flags).
+#[derive(Args, Debug, Clone)]
+pub struct GrpcClientArgs {
+    /// Reach every endpoint over TLS.
+    #[arg(long = "grpc-client-tls-secure")]
+    pub secure: bool,
+
+    /// The CA that signs the endpoints' certificates (PEM); the system's roots if not given.
+    #[arg(long = "grpc-client-tls-ca", requires = "secure")]
+    pub ca: Option<PathBuf>,
+
+    /// The gateway's client certificate for endpoints that require one (PEM).
+    #[arg(long = "grpc-client-tls-cert", requires = "secure", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// The key of `--grpc-client-tls-cert` (PEM).
+    #[arg(long = "grpc-client-tls-key", requires = "secure", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// The name the endpoints' certificates must carry, instead of each address's host.
+    #[arg(long = "grpc-client-server-name", requires = "secure")]
+    pub server_name: Option<String>,
+}
+
+impl GrpcClientArgs {
+    /// The connector every endpoint uses, when TLS is on.
+    pub fn connector(&self) -> Result<Option<store_api::tls::TlsConnector>, String> {
+        if !self.secure {
+            return Ok(None);
+        }
+        let tls = store_api::tls::ClientTls {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            server_name: self.server_name.clone(),
+        };
+        tls.connector()
+            .map(Some)
+            .map_err(|e| format!("gRPC client TLS: {e}"))
     }
 }
 

@@ -7,11 +7,13 @@ use crate::store::{
     LabelNamesRequest, LabelValuesRequest, LabelsResponse, MetadataRequest, MetadataResponse,
     SeriesRequest, SeriesStream, Store, StoreInfo,
 };
+use crate::tls::TlsConnector;
 use futures_util::{StreamExt, TryStreamExt, stream};
+use hyper_util::rt::TokioIo;
 use panoptes_proto::thanos as pb;
 use panoptes_proto::thanos::info as infopb;
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, Endpoint, Uri};
 
 #[derive(Clone)]
 pub struct StoreClient {
@@ -33,17 +35,36 @@ impl StoreClient {
     /// A client for `host:port` (or a full `http://` URI). It connects lazily and reconnects
     /// by itself, so an endpoint that is down now can serve later.
     pub fn new(address: &str) -> Result<Self, StoreError> {
+        Self::with_tls(address, None)
+    }
+
+    /// Like [`StoreClient::new`], over TLS where `tls` is given.
+    pub fn with_tls(address: &str, tls: Option<&TlsConnector>) -> Result<Self, StoreError> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let uri = if address.contains("://") {
             address.to_string()
         } else {
-            format!("http://{address}")
+            format!("{scheme}://{address}")
         };
-        let channel = Endpoint::from_shared(uri)
+        let endpoint = Endpoint::from_shared(uri)
             .map_err(|e| StoreError::InvalidArgument(format!("bad address {address:?}: {e}")))?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .connect_lazy();
+            .http2_keep_alive_interval(Duration::from_secs(30));
+        let channel = match tls {
+            None => endpoint.connect_lazy(),
+            Some(tls) => {
+                let tls = tls.clone();
+                endpoint.connect_with_connector_lazy(tower::service_fn(move |uri: Uri| {
+                    let tls = tls.clone();
+                    async move {
+                        let host = uri.host().unwrap_or_default();
+                        let port = uri.port_u16().unwrap_or(443);
+                        tls.connect(host, port).await.map(TokioIo::new)
+                    }
+                }))
+            }
+        };
         Ok(Self {
             address: address.to_string(),
             store: pb::store_client::StoreClient::new(channel.clone())

@@ -12,6 +12,7 @@ pub mod objstore;
 pub mod server;
 pub mod sidecar;
 pub mod store;
+pub mod tls;
 
 pub use client::StoreClient;
 pub use error::StoreError;

@@ -22,6 +22,7 @@ pub const MAX_RESPONSE_BYTES: usize = 256 << 20;
 pub struct StoreService<S> {
     store: Arc<S>,
     max_request_bytes: usize,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl<S> Clone for StoreService<S> {
@@ -29,6 +30,7 @@ impl<S> Clone for StoreService<S> {
         Self {
             store: self.store.clone(),
             max_request_bytes: self.max_request_bytes,
+            tls: self.tls.clone(),
         }
     }
 }
@@ -38,7 +40,14 @@ impl<S: Store> StoreService<S> {
         Self {
             store,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            tls: None,
         }
+    }
+
+    /// Serves over TLS with `config` (its ALPN must offer `h2`; see [`crate::tls`]).
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// Refuses requests larger than `bytes` (`ResourceExhausted`).
@@ -70,12 +79,17 @@ impl<S: Store> StoreService<S> {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), tonic::transport::Error> {
+        let server = tonic::transport::Server::builder().add_routes(self.clone().routes());
+        if let Some(tls) = self.tls {
+            return server
+                .serve_with_incoming_shutdown(crate::tls::incoming(listener, tls), shutdown)
+                .await;
+        }
         // No Nagle: a small answer written in two segments would otherwise wait for the
         // peer's delayed ACK (40 ms on Linux).
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        tonic::transport::Server::builder()
-            .add_routes(self.routes())
+        server
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await
     }

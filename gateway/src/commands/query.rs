@@ -26,6 +26,7 @@ pub fn build(args: &QueryArgs) -> Result<(Arc<Fanout>, Engine), String> {
         response_timeout: args.response_timeout,
         replica_grace: args.replica_grace,
         unhealthy_timeout: args.unhealthy_timeout,
+        client_tls: args.grpc_client.connector()?,
         ..FanoutConfig::default()
     };
     let engine = Engine::new(EngineOptions {
@@ -114,6 +115,8 @@ fn flags(args: &QueryArgs) -> Vec<(String, String)> {
 
 pub async fn run(args: QueryArgs) -> Result<(), String> {
     let (fanout, engine) = build(&args)?;
+    // A TLS or auth file that cannot be applied stops the start, before anything listens.
+    let serving = args.http_server.serving()?;
     // The first discovery and Info round runs while the gateway already serves: `/-/ready`
     // is 503 until it ends, and answers name the endpoints not yet probed.
     fanout.spawn_refresh();
@@ -124,8 +127,7 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         Some(addr) => {
             let store = Arc::new(GatewayStore::new(fanout.clone(), external_labels.clone()));
             let store = Arc::new(MeteredStore::new(store, &registry));
-            let service = store_api::server::StoreService::new(store)
-                .with_max_request_bytes(args.grpc_limits.max_request_bytes());
+            let service = args.grpc_server.service(store)?;
             let server = store_api::server::spawn_service(service, addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -154,8 +156,7 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         .await?,
         registry,
     });
-    let timeouts = args.http_timeouts.timeouts();
-    http::serve(listener, state, timeouts, super::serve::shutdown_signal())
+    http::serve(listener, state, &serving, super::serve::shutdown_signal())
         .await
         .map_err(|e| format!("HTTP server: {e}"))
 }

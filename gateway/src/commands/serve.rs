@@ -8,7 +8,6 @@ use crate::telemetry::metrics;
 use crate::telemetry::storeapi::MeteredStore;
 use std::sync::Arc;
 use store_api::Store;
-use store_api::server::StoreService;
 use tokio::sync::watch;
 
 /// Completes on SIGINT or SIGTERM, for a graceful stop.
@@ -51,9 +50,10 @@ pub async fn serve_store<S: Store>(store: Arc<S>, serve: &StoreServerArgs) -> Re
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    let service = serve.grpc_server.service(metered)?;
+    let serving = serve.http_server.serving()?;
     let grpc = async {
-        StoreService::new(metered)
-            .with_max_request_bytes(serve.grpc_limits.max_request_bytes())
+        service
             .serve(listener, until_stopped(stopped.clone()))
             .await
             .map_err(|e| format!("gRPC server: {e}"))
@@ -61,7 +61,7 @@ pub async fn serve_store<S: Store>(store: Arc<S>, serve: &StoreServerArgs) -> Re
     let http = ops::serve(
         serve.http_address,
         ops::router(registry, ready),
-        serve.http_timeouts.timeouts(),
+        &serving,
         until_stopped(stopped.clone()),
     );
     tokio::try_join!(grpc, http).map(|_| ())

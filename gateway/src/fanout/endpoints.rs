@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
+use store_api::tls::TlsConnector;
 use store_api::{Store, StoreClient, StoreInfo};
 
 /// One endpoint and what we last learned about it.
@@ -39,10 +40,11 @@ impl EndpointState {
 }
 
 impl Endpoint {
-    pub fn new(address: &str) -> Result<Self, store_api::StoreError> {
+    /// An endpoint at `address`, reached over TLS where `tls` is given.
+    pub fn new(address: &str, tls: Option<&TlsConnector>) -> Result<Self, store_api::StoreError> {
         Ok(Self {
             address: address.to_string(),
-            client: StoreClient::new(address)?,
+            client: StoreClient::with_tls(address, tls)?,
             state: RwLock::new(EndpointState::default()),
             first_frame_micros: AtomicU64::new(0),
             cut_since_info: AtomicBool::new(false),
@@ -130,9 +132,18 @@ pub fn left_out_error(reasons: &[String]) -> Option<String> {
 #[derive(Debug, Default)]
 pub struct EndpointSet {
     endpoints: RwLock<BTreeMap<String, Arc<Endpoint>>>,
+    /// How every endpoint is reached over TLS (`--grpc-client-tls-*`), if it is.
+    tls: Option<TlsConnector>,
 }
 
 impl EndpointSet {
+    pub fn new(tls: Option<TlsConnector>) -> Self {
+        Self {
+            endpoints: RwLock::default(),
+            tls,
+        }
+    }
+
     /// Adds the discovered `addresses` the set lacks.
     pub fn add(&self, addresses: &[String]) {
         let Ok(mut endpoints) = self.endpoints.write() else {
@@ -140,7 +151,7 @@ impl EndpointSet {
         };
         for address in addresses {
             if !endpoints.contains_key(address) {
-                match Endpoint::new(address) {
+                match Endpoint::new(address, self.tls.as_ref()) {
                     Ok(endpoint) => {
                         tracing::info!(endpoint = %address, "endpoint added");
                         endpoints.insert(address.clone(), Arc::new(endpoint));

@@ -208,7 +208,7 @@ mod tests {
     }
 
     fn endpoint(address: &str) -> Arc<Endpoint> {
-        Arc::new(Endpoint::new(address).unwrap())
+        Arc::new(Endpoint::new(address, None).unwrap())
     }
 
     #[tokio::test]

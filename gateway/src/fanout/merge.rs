@@ -372,7 +372,7 @@ mod tests {
                 .await
                 .unwrap();
             endpoints.push((
-                Arc::new(Endpoint::new(&server.addr.to_string()).unwrap()),
+                Arc::new(Endpoint::new(&server.addr.to_string(), None).unwrap()),
                 info,
             ));
             servers.push(server);

@@ -44,6 +44,8 @@ pub struct FanoutConfig {
     /// `--store.unhealthy-timeout`: an endpoint no longer discovered and not answering this
     /// long leaves the set.
     pub unhealthy_timeout: Duration,
+    /// `--grpc-client-tls-*`: how endpoints are reached over TLS, if they are.
+    pub client_tls: Option<store_api::tls::TlsConnector>,
 }
 
 impl Default for FanoutConfig {
@@ -57,6 +59,7 @@ impl Default for FanoutConfig {
             info_interval: Duration::from_secs(5),
             info_timeout: Duration::from_secs(5),
             unhealthy_timeout: Duration::from_secs(300),
+            client_tls: None,
         }
     }
 }
@@ -77,8 +80,8 @@ pub struct Fanout {
 impl Fanout {
     pub fn new(config: FanoutConfig, discovery: discovery::Discovery) -> Arc<Self> {
         Arc::new(Self {
+            endpoints: Arc::new(EndpointSet::new(config.client_tls.clone())),
             config,
-            endpoints: Arc::new(EndpointSet::default()),
             discovery,
             discovery_errors: RwLock::new(Vec::new()),
             ready: AtomicBool::new(false),

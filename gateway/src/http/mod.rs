@@ -3,6 +3,7 @@
 
 pub mod admission;
 mod api;
+pub mod basic_auth;
 pub mod envelope;
 mod federate;
 pub mod json;
@@ -11,6 +12,7 @@ pub mod ops;
 pub mod params;
 pub mod query_log;
 pub mod server;
+pub mod web_config;
 
 use crate::fanout::Fanout;
 use crate::promql::Engine;
@@ -62,8 +64,8 @@ async fn serve_metrics(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
-    timeouts: server::Timeouts,
+    serving: &server::Serving,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    server::serve(listener, router(state), timeouts, shutdown).await
+    server::serve(listener, router(state), serving, shutdown).await
 }

@@ -52,13 +52,13 @@ where
 pub async fn serve(
     address: std::net::SocketAddr,
     router: Router,
-    timeouts: super::server::Timeouts,
+    serving: &super::server::Serving,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    super::server::serve(listener, router, timeouts, shutdown)
+    super::server::serve(listener, router, serving, shutdown)
         .await
         .map_err(|e| format!("HTTP server: {e}"))
 }

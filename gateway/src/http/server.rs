@@ -1,10 +1,12 @@
-//! The HTTP server loop, shared by every component: HTTP/1.1 over accepted TCP connections,
-//! with the client's address for handlers (`ConnectInfo`), no Nagle, and the timeouts that
+//! The HTTP server loop, shared by every component: HTTP/1.1 over accepted TCP connections
+//! (or TLS over them, handshaken in the connection's own task), with the client's address for
+//! handlers (`ConnectInfo`), no Nagle, basic auth where configured, and the timeouts that
 //! keep a slow or silent client from holding a connection: a request's headers must arrive
 //! within the header-read timeout (which also closes idle keep-alive connections), and an
 //! answer that makes no write progress for the write timeout is dropped. Connections finish
 //! their requests on shutdown.
 
+use super::basic_auth::{self, BasicAuth};
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -13,10 +15,12 @@ use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// How long a client may take.
@@ -37,13 +41,27 @@ impl Default for Timeouts {
     }
 }
 
+/// How a server serves: timeouts, and TLS and basic auth where configured (`--http.config`).
+#[derive(Clone, Debug, Default)]
+pub struct Serving {
+    pub timeouts: Timeouts,
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    pub auth: Option<Arc<BasicAuth>>,
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    timeouts: Timeouts,
+    serving: &Serving,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
+    let timeouts = serving.timeouts;
+    let router = match &serving.auth {
+        Some(auth) => basic_auth::require(router, auth.clone()),
+        None => router,
+    };
+    let tls = serving.tls.clone().map(TlsAcceptor::from);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(timeouts.header_read);
@@ -74,14 +92,36 @@ pub async fn serve(
                     request.extensions_mut().insert(ConnectInfo(client));
                     request
                 });
-        let io = TokioIo::new(WriteDeadline::new(stream, timeouts.write));
-        let connection = http.serve_connection(io, TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, %client, "HTTP connection ended");
+        let service = TowerToHyperService::new(service);
+        match &tls {
+            None => {
+                let io = TokioIo::new(WriteDeadline::new(stream, timeouts.write));
+                let connection = graceful.watch(http.serve_connection(io, service));
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, %client, "HTTP connection ended");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let (acceptor, http, watcher) =
+                    (acceptor.clone(), http.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    let stream = match store_api::tls::accept(&acceptor, stream).await {
+                        Ok(stream) => stream,
+                        Err(error) => {
+                            tracing::warn!(%error, %client, "TLS handshake refused");
+                            return;
+                        }
+                    };
+                    let io = TokioIo::new(WriteDeadline::new(stream, timeouts.write));
+                    let connection = watcher.watch(http.serve_connection(io, service));
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, %client, "HTTP connection ended");
+                    }
+                });
+            }
+        }
     }
     graceful.shutdown().await;
     Ok(())
@@ -89,14 +129,14 @@ pub async fn serve(
 
 /// A connection whose writes fail once they have made no progress for `limit`: a client that
 /// stops reading frees its connection and the answer it held.
-struct WriteDeadline {
-    stream: TcpStream,
+struct WriteDeadline<S> {
+    stream: S,
     limit: Duration,
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl WriteDeadline {
-    fn new(stream: TcpStream, limit: Duration) -> Self {
+impl<S> WriteDeadline<S> {
+    fn new(stream: S, limit: Duration) -> Self {
         Self {
             stream,
             limit,
@@ -136,7 +176,7 @@ impl WriteDeadline {
     }
 }
 
-impl AsyncRead for WriteDeadline {
+impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -146,7 +186,7 @@ impl AsyncRead for WriteDeadline {
     }
 }
 
-impl AsyncWrite for WriteDeadline {
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
