@@ -308,6 +308,11 @@ pub struct SidecarArgs {
     #[command(flatten)]
     pub serve: StoreServerArgs,
 
+    /// How to reach Prometheus: basic auth, bearer token and TLS, in the YAML format of
+    /// Thanos' `--prometheus.http-client-file`.
+    #[arg(long = "prometheus.http-client-file")]
+    pub prometheus_http_client_file: Option<PathBuf>,
+
     /// Timeout of one request to Prometheus, e.g. `2m` or `30s`.
     #[arg(long = "prometheus.timeout", default_value = "2m", value_parser = parse_duration)]
     pub prometheus_timeout: Duration,

@@ -12,12 +12,20 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use hyper_util::rt::TokioIo;
 use panoptes_proto::thanos as pb;
 use panoptes_proto::thanos::info as infopb;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::{Channel, Endpoint, Uri};
 
 #[derive(Clone)]
 pub struct StoreClient {
     address: String,
+    /// Why the last TLS connection failed, as its stream saw it: in TLS 1.3 a refused client
+    /// certificate surfaces after the handshake, and a request queued on that connection
+    /// fails only with "canceled" or "connection closed".
+    connection_error: Arc<Mutex<Option<String>>>,
     store: pb::store_client::StoreClient<Channel>,
     metadata: pb::metadata_client::MetadataClient<Channel>,
     info: infopb::info_client::InfoClient<Channel>,
@@ -51,22 +59,30 @@ impl StoreClient {
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30));
+        let connection_error = Arc::new(Mutex::new(None));
         let channel = match tls {
             None => endpoint.connect_lazy(),
             Some(tls) => {
-                let tls = tls.clone();
+                let (tls, seen) = (tls.clone(), connection_error.clone());
                 endpoint.connect_with_connector_lazy(tower::service_fn(move |uri: Uri| {
-                    let tls = tls.clone();
+                    let (tls, seen) = (tls.clone(), seen.clone());
                     async move {
                         let host = uri.host().unwrap_or_default();
                         let port = uri.port_u16().unwrap_or(443);
-                        tls.connect(host, port).await.map(TokioIo::new)
+                        match tls.connect(host, port).await {
+                            Ok(stream) => Ok(TokioIo::new(Recorded { stream, seen })),
+                            Err(err) => {
+                                record(&seen, &err);
+                                Err(err)
+                            }
+                        }
                     }
                 }))
             }
         };
         Ok(Self {
             address: address.to_string(),
+            connection_error,
             store: pb::store_client::StoreClient::new(channel.clone())
                 .max_decoding_message_size(MAX_RESPONSE_BYTES)
                 .max_encoding_message_size(DEFAULT_MAX_REQUEST_BYTES),
@@ -82,6 +98,78 @@ impl StoreClient {
     pub fn address(&self) -> &str {
         &self.address
     }
+
+    /// `status` as an error, with why the connection ended where the status cannot say.
+    fn failed(&self, status: tonic::Status) -> StoreError {
+        let transport = matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+        );
+        let why = self
+            .connection_error
+            .lock()
+            .ok()
+            .and_then(|seen| seen.clone());
+        let error = StoreError::from(status);
+        match why {
+            Some(why) if transport && !error.to_string().contains(&why) => {
+                StoreError::Unavailable(format!("{error} (the connection ended: {why})"))
+            }
+            _ => error,
+        }
+    }
+}
+
+fn record(seen: &Mutex<Option<String>>, err: &std::io::Error) {
+    if let Ok(mut seen) = seen.lock() {
+        *seen = Some(err.to_string());
+    }
+}
+
+/// A connection that notes its first read or write error in `seen`.
+struct Recorded<S> {
+    stream: S,
+    seen: Arc<Mutex<Option<String>>>,
+}
+
+impl<S> Recorded<S> {
+    fn note<T>(&self, polled: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        if let Poll::Ready(Err(err)) = &polled {
+            record(&self.seen, err);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Recorded<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        self.note(polled)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.note(polled)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let polled = Pin::new(&mut self.stream).poll_flush(cx);
+        self.note(polled)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 impl Store for StoreClient {
@@ -94,7 +182,8 @@ impl Store for StoreClient {
             .metadata
             .clone()
             .metric_metadata(convert::metadata_request_to_pb(&request))
-            .await?
+            .await
+            .map_err(|s| self.failed(s))?
             .into_inner();
         let mut answer = MetadataResponse::default();
         while let Some(frame) = stream.message().await? {
@@ -112,7 +201,8 @@ impl Store for StoreClient {
             .info
             .clone()
             .info(infopb::InfoRequest {})
-            .await?
+            .await
+            .map_err(|s| self.failed(s))?
             .into_inner();
         convert::info_from_pb(response)
     }
@@ -122,7 +212,8 @@ impl Store for StoreClient {
             .store
             .clone()
             .series(convert::series_request_to_pb(&request))
-            .await?
+            .await
+            .map_err(|s| self.failed(s))?
             .into_inner();
         let frames = responses
             .map_err(StoreError::from)
@@ -141,7 +232,8 @@ impl Store for StoreClient {
             .store
             .clone()
             .label_names(convert::label_names_request_to_pb(&request))
-            .await?
+            .await
+            .map_err(|s| self.failed(s))?
             .into_inner();
         Ok(convert::labels_response_from_names(response))
     }
@@ -154,7 +246,8 @@ impl Store for StoreClient {
             .store
             .clone()
             .label_values(convert::label_values_request_to_pb(&request))
-            .await?
+            .await
+            .map_err(|s| self.failed(s))?
             .into_inner();
         Ok(convert::labels_response_from_values(response))
     }

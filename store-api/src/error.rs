@@ -87,7 +87,17 @@ impl From<StoreError> for Status {
 
 impl From<Status> for StoreError {
     fn from(status: Status) -> Self {
-        let message = status.message().to_string();
+        // A transport failure says only "transport error"; its causes say why (a refused
+        // certificate, a refused connection).
+        let mut message = status.message().to_string();
+        let mut cause = std::error::Error::source(&status);
+        while let Some(err) = cause {
+            let text = err.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+            cause = err.source();
+        }
         match status.code() {
             Code::InvalidArgument => StoreError::InvalidArgument(message),
             Code::Unavailable => StoreError::Unavailable(message),

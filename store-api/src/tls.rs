@@ -184,14 +184,37 @@ impl TlsConnector {
     }
 }
 
-/// Completes a server-side handshake within [`HANDSHAKE_TIMEOUT`].
+/// Completes a server-side handshake within [`HANDSHAKE_TIMEOUT`]. A refused one is closed
+/// gently: in TLS 1.3 the client believes it is connected before the server has checked its
+/// certificate, and has already sent data; closing at once would reset the connection and
+/// discard the alert that tells the client why.
 pub async fn accept(
     acceptor: &TlsAcceptor,
     tcp: TcpStream,
 ) -> io::Result<server::TlsStream<TcpStream>> {
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+    let handshake = acceptor.accept(tcp).into_fallible();
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err((err, tcp))) => {
+            close_gently(tcp).await;
+            Err(err)
+        }
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
+    }
+}
+
+/// Ends the sending side (after the alert) and reads what the peer still sends, briefly.
+async fn close_gently(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// The connections of `listener` once their TLS handshakes succeeded (no Nagle). Handshakes

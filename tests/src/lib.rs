@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod block_store;
+pub mod certs;
 pub mod cluster_queries;
 pub mod compare;
 pub mod data;

@@ -108,11 +108,21 @@ impl Panoptes {
         Self::spawn(&panoptes_binary(), args, addr)
     }
 
+    /// Like [`Panoptes::start_listening`], its standard error (the log) written to `log`.
+    pub fn start_logging_to(args: &[String], addr: SocketAddr, log: &Path) -> Self {
+        let log = std::fs::File::create(log).expect("create the log file");
+        Self::spawn_with(&panoptes_binary(), args, addr, log.into())
+    }
+
     fn spawn(binary: &Path, args: &[String], addr: SocketAddr) -> Self {
+        Self::spawn_with(binary, args, addr, Stdio::inherit())
+    }
+
+    fn spawn_with(binary: &Path, args: &[String], addr: SocketAddr, stderr: Stdio) -> Self {
         let child = Command::new(binary)
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start panoptes");
         let process = Self { child };

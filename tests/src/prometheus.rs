@@ -96,6 +96,29 @@ impl PrometheusServer {
         extra_config: &str,
         flags: &[&str],
     ) -> Self {
+        let addr = free_addr();
+        Self::launch_on(
+            addr,
+            version,
+            blocks,
+            work_dir,
+            external_labels,
+            extra_config,
+            flags,
+        )
+    }
+
+    /// Like [`PrometheusServer::launch`], listening on `addr` (which a configuration, such as
+    /// a scrape of itself, may name).
+    pub fn launch_on(
+        addr: SocketAddr,
+        version: Version,
+        blocks: Option<&Path>,
+        work_dir: &Path,
+        external_labels: &[(&str, &str)],
+        extra_config: &str,
+        flags: &[&str],
+    ) -> Self {
         let dir = work_dir.to_path_buf();
         match blocks {
             Some(blocks) => crate::promtool::copy_dir(blocks, &dir.join("data")),
@@ -103,7 +126,7 @@ impl PrometheusServer {
         }
         let mut server = Self {
             binary: version.binary(),
-            addr: free_addr(),
+            addr,
             dir,
             external_labels: external_labels
                 .iter()
@@ -177,8 +200,9 @@ impl PrometheusServer {
     }
 
     fn wait_ready(&self, timeout: Duration) {
-        // Behind a web config's basic auth, an anonymous probe gets 401 once it serves.
-        let behind_auth = self
+        // Behind a web config, a plain anonymous probe gets 401 (basic auth) or 400 (TLS)
+        // once it serves.
+        let behind_web_config = self
             .extra_flags
             .iter()
             .any(|f| f.starts_with("--web.config.file"));
@@ -186,7 +210,7 @@ impl PrometheusServer {
         loop {
             match http_status(self.addr, "/-/ready") {
                 Some(200) => return,
-                Some(401) if behind_auth => return,
+                Some(400 | 401) if behind_web_config => return,
                 _ => {}
             }
             assert!(

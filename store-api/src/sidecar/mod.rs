@@ -2,8 +2,10 @@
 //! passed through without re-encoding) and its HTTP API.
 
 mod frames;
+mod http_client;
 mod prometheus;
 
+pub use http_client::HttpClientConfig;
 pub use prometheus::{PrometheusClient, TsdbStatus, selector};
 
 use crate::chunk::ChunkEncoding;

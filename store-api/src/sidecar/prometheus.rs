@@ -3,6 +3,7 @@
 //! timestamp.
 
 use super::frames::FrameReader;
+use super::http_client::HttpClientConfig;
 use crate::error::StoreError;
 use crate::labels::{Labels, MatchOp, Matcher};
 use crate::store::{Meta, MetadataResponse};
@@ -32,6 +33,8 @@ pub struct PrometheusClient {
     /// `base` with its password redacted: what messages and logs show.
     shown: String,
     http: reqwest::Client,
+    /// Credentials and TLS (`--prometheus.http-client-file`).
+    config: HttpClientConfig,
 }
 
 /// The `{status, data, error}` envelope of Prometheus' HTTP API.
@@ -60,10 +63,23 @@ struct GlobalConfig {
 }
 
 impl PrometheusClient {
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let http = reqwest::Client::builder()
+    /// A client for the Prometheus at `base_url` (credentials in it are used, and redacted
+    /// wherever it is shown), with `config`'s credentials and TLS.
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        config: HttpClientConfig,
+    ) -> Result<Self, StoreError> {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(timeout)
+            .timeout(timeout);
+        if let Some(tls) = config.tls() {
+            let tls = tls
+                .config(&[b"http/1.1"])
+                .map_err(|e| StoreError::InvalidArgument(format!("Prometheus client TLS: {e}")))?;
+            builder = builder.tls_backend_preconfigured((*tls).clone());
+        }
+        let http = builder
             .build()
             .map_err(|e| StoreError::Internal(format!("HTTP client: {e}")))?;
         let base = base_url.trim_end_matches('/').to_string();
@@ -71,6 +87,7 @@ impl PrometheusClient {
             shown: redacted(&base),
             base,
             http,
+            config,
         })
     }
 
@@ -242,7 +259,9 @@ impl PrometheusClient {
         what: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, StoreError> {
-        let response = request
+        let response = self
+            .config
+            .authorize(request)?
             .send()
             .await
             .map_err(|e| self.unavailable(what, error_chain(&e.without_url())))?;
