@@ -61,8 +61,7 @@ impl Store for GatewayStore {
         let answer = self
             .storage(&[], request.partial_response)
             .metric_metadata(&request.metric, request.limit)
-            .await
-            .map_err(StoreError::Unavailable)?;
+            .await?;
         let mut response = answer.data;
         response.warnings.extend(answer.warnings);
         Ok(response)
@@ -115,7 +114,7 @@ impl Store for GatewayStore {
         let mut frames = Vec::new();
         let mut bytes = 0usize;
         while let Some(event) = merger.next().await {
-            match event.map_err(StoreError::Unavailable)? {
+            match event? {
                 MergeEvent::Warning(w) => frames.push(SeriesFrame::Warning(w)),
                 MergeEvent::Series(merged) => {
                     let mut warnings = Vec::new();
@@ -131,8 +130,7 @@ impl Store for GatewayStore {
                             self.fanout.config.dedup,
                             strategy,
                             &mut warnings,
-                        )
-                        .map_err(StoreError::Unavailable)?;
+                        )?;
                         xor_chunks(&samples.timestamps, &samples.values)
                     };
                     frames.extend(warnings.into_iter().map(SeriesFrame::Warning));
@@ -175,8 +173,7 @@ impl Store for GatewayStore {
         let storage = self.storage(&request.without_replica_labels, request.partial_response);
         let answer = storage
             .label_names(request.start, request.end, matchers, 0)
-            .await
-            .map_err(StoreError::Unavailable)?;
+            .await?;
         let mut names = answer.data;
         // Our external labels exist only where some series matched.
         let any_series = !names.is_empty();
@@ -202,15 +199,11 @@ impl Store for GatewayStore {
         let (start, end) = (request.start, request.end);
         let answer = storage
             .label_values(&request.label, start, end, matchers.clone(), 0)
-            .await
-            .map_err(StoreError::Unavailable)?;
+            .await?;
         let mut values = answer.data;
         if let Some(value) = self.external_labels.get(&request.label) {
             // Every matching series carries it (unless it has its own value).
-            let names = storage
-                .label_names(start, end, matchers, 0)
-                .await
-                .map_err(StoreError::Unavailable)?;
+            let names = storage.label_names(start, end, matchers, 0).await?;
             if !names.data.is_empty() {
                 values.push(value.to_string());
             }

@@ -2,7 +2,7 @@
 
 use tonic::{Code, Status};
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The request is malformed (bad matcher, bad time range, ...).
     #[error("invalid argument: {0}")]
@@ -42,6 +42,20 @@ impl StoreError {
 }
 
 impl StoreError {
+    /// The same kind of error with another message: context added on the way up keeps the
+    /// kind the store gave, so a bad request stays a bad request through every tier.
+    pub fn with_message(&self, message: String) -> Self {
+        match self {
+            StoreError::InvalidArgument(_) => StoreError::InvalidArgument(message),
+            StoreError::Unavailable(_) => StoreError::Unavailable(message),
+            StoreError::BadData(_) => StoreError::BadData(message),
+            StoreError::Timeout(_) => StoreError::Timeout(message),
+            StoreError::Canceled(_) => StoreError::Canceled(message),
+            StoreError::LimitExceeded(_) => StoreError::LimitExceeded(message),
+            StoreError::Internal(_) => StoreError::Internal(message),
+        }
+    }
+
     /// The gRPC code a client sees for this error.
     pub fn code(&self) -> Code {
         match self {

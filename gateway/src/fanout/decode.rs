@@ -7,9 +7,9 @@
 use super::dedup::{DedupAlgorithm, Replica, SeriesHint};
 use super::merge::MergedSeries;
 use crate::promql::storage::trim_to_range;
-use store_api::PartialResponse;
 use store_api::chunk::{ChunkEncoding, decode_into, num_samples};
 use store_api::labels::METRIC_NAME;
+use store_api::{PartialResponse, StoreError};
 
 /// Samples of one series, columnar.
 #[derive(Debug, Default)]
@@ -27,7 +27,7 @@ pub fn samples(
     dedup: DedupAlgorithm,
     strategy: PartialResponse,
     warnings: &mut Vec<String>,
-) -> Result<Samples, String> {
+) -> Result<Samples, StoreError> {
     let mut decoded: Vec<Samples> = Vec::with_capacity(series.parts.len());
     for part in &series.parts {
         // Every chunk's header says how many samples it holds: allocate once, exactly, rather
@@ -68,7 +68,7 @@ pub fn samples(
                 part.endpoint, series.labels
             );
             match strategy {
-                PartialResponse::Abort => return Err(message),
+                PartialResponse::Abort => return Err(StoreError::BadData(message)),
                 PartialResponse::Warn => {
                     warnings.push(message);
                     continue;
@@ -161,7 +161,9 @@ mod tests {
                 PartialResponse::Abort,
                 &mut Vec::new(),
             );
-            assert!(aborted.is_err_and(|e| e.contains(name) && e.contains("b:1")));
+            assert!(
+                aborted.is_err_and(|e| e.message().contains(name) && e.message().contains("b:1"))
+            );
         }
     }
 }

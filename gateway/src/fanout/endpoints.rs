@@ -124,8 +124,14 @@ pub struct Selection {
 }
 
 /// The error of an aborted request that left out `reasons` (all of them named), if any.
-pub fn left_out_error(reasons: &[String]) -> Option<String> {
-    (!reasons.is_empty()).then(|| reasons.join("; "))
+pub fn left_out_error(reasons: &[String]) -> Option<store_api::StoreError> {
+    (!reasons.is_empty()).then(|| store_api::StoreError::Unavailable(reasons.join("; ")))
+}
+
+/// `err` of the endpoint at `address`: its text names the endpoint, its kind stays the
+/// endpoint's.
+pub fn endpoint_error(address: &str, err: &store_api::StoreError) -> store_api::StoreError {
+    err.with_message(format!("endpoint {address}: {err}"))
 }
 
 /// The endpoints currently known, by address.

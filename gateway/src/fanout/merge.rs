@@ -4,14 +4,14 @@
 //! (replicas once their replica labels are removed, or stores overlapping in time) come out
 //! together, for the caller to de-duplicate.
 
-use super::endpoints::{Endpoint, left_out_error};
+use super::endpoints::{Endpoint, endpoint_error, left_out_error};
 use super::hedge::{self, Waited};
 use super::metrics::{Api, FanoutMetrics, Outcome};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use store_api::{
-    Labels, PartialResponse, SeriesData, SeriesFrame, SeriesRequest, Store, StoreInfo,
+    Labels, PartialResponse, SeriesData, SeriesFrame, SeriesRequest, Store, StoreError, StoreInfo,
 };
 use tokio::sync::mpsc;
 
@@ -43,7 +43,7 @@ pub enum MergeEvent {
 enum Frame {
     Series(SeriesData),
     Warning(String),
-    Failed(String),
+    Failed(StoreError),
     /// Cut by hedging: a replica had the data; a warning whatever the strategy.
     Cut(String),
 }
@@ -68,7 +68,7 @@ pub struct Merger {
     strategy: PartialResponse,
     pending_warnings: Vec<String>,
     /// With the abort strategy: why the merge fails before it starts (an endpoint left out).
-    failure: Option<String>,
+    failure: Option<StoreError>,
 }
 
 struct EndpointStream {
@@ -123,7 +123,7 @@ impl Merger {
 
     /// The next merged series or warning; `None` at the end. With the abort strategy, a
     /// failing endpoint fails the whole merge with its error.
-    pub async fn next(&mut self) -> Option<Result<MergeEvent, String>> {
+    pub async fn next(&mut self) -> Option<Result<MergeEvent, StoreError>> {
         if let Some(failure) = self.failure.take() {
             return Some(Err(failure));
         }
@@ -164,7 +164,7 @@ impl Merger {
     }
 
     /// Makes sure stream `i` has a head series unless it is finished.
-    async fn fill(&mut self, i: usize) -> Result<(), String> {
+    async fn fill(&mut self, i: usize) -> Result<(), StoreError> {
         let stream = &mut self.streams[i];
         while stream.head.is_none() && !stream.done {
             match stream.receiver.recv().await {
@@ -176,12 +176,12 @@ impl Merger {
                     let message = format!("endpoint {}: {reason}", stream.address);
                     self.pending_warnings.push(message);
                 }
-                Some(Frame::Failed(reason)) => {
+                Some(Frame::Failed(err)) => {
                     stream.done = true;
-                    let message = format!("endpoint {}: {reason}", stream.address);
+                    let err = endpoint_error(&stream.address, &err);
                     match self.strategy {
-                        PartialResponse::Abort => return Err(message),
-                        PartialResponse::Warn => self.pending_warnings.push(message),
+                        PartialResponse::Abort => return Err(err),
+                        PartialResponse::Warn => self.pending_warnings.push(err.message().into()),
                     }
                 }
                 None => stream.done = true,
@@ -216,9 +216,11 @@ async fn read_endpoint(
     let outcome = async {
         let mut stream =
             match hedge::wait(endpoint.client.series(request), deadline, member, grace).await {
-                Waited::Done(answer) => answer.map_err(|e| Ended::Failed(e.to_string()))?,
+                Waited::Done(answer) => answer.map_err(Ended::Failed)?,
                 Waited::Deadline => {
-                    return Err(Ended::Failed(format!("no answer within {timeout:?}")));
+                    return Err(Ended::Failed(StoreError::Timeout(format!(
+                        "no answer within {timeout:?}"
+                    ))));
                 }
                 Waited::Cut(replica) => return Err(Ended::Cut(cut(replica))),
             };
@@ -228,13 +230,13 @@ async fn read_endpoint(
         loop {
             let frame = match hedge::wait(stream.next(), deadline, member, grace).await {
                 Waited::Deadline => {
-                    return Err(Ended::Failed(format!(
+                    return Err(Ended::Failed(StoreError::Timeout(format!(
                         "answer not complete within {timeout:?}"
-                    )));
+                    ))));
                 }
                 Waited::Cut(replica) => return Err(Ended::Cut(cut(replica))),
                 Waited::Done(None) => break,
-                Waited::Done(Some(frame)) => frame.map_err(|e| Ended::Failed(e.to_string()))?,
+                Waited::Done(Some(frame)) => frame.map_err(Ended::Failed)?,
             };
             if first {
                 endpoint.record_first_frame(started.elapsed());
@@ -263,11 +265,11 @@ async fn read_endpoint(
                 }
                 SeriesFrame::Series(series) => {
                     if previous.as_ref().is_some_and(|p| *p > series.labels) {
-                        return Err(Ended::Failed(format!(
+                        return Err(Ended::Failed(StoreError::BadData(format!(
                             "sent series out of order ({} after {}): refusing to mis-merge",
                             series.labels,
                             previous.unwrap_or_default()
-                        )));
+                        ))));
                     }
                     previous = Some(series.labels.clone());
                     if sender.send(Frame::Series(series)).await.is_err() {
@@ -307,7 +309,7 @@ async fn read_endpoint(
 
 /// How an endpoint's answer ended short.
 enum Ended {
-    Failed(String),
+    Failed(StoreError),
     Cut(Frame),
     /// The merge is gone (the query finished or was canceled).
     Abandoned,
@@ -397,7 +399,7 @@ mod tests {
                 }
                 Ok(MergeEvent::Warning(w)) => warnings.push(w),
                 Err(e) => {
-                    error = Some(e);
+                    error = Some(e.message().to_owned());
                     break;
                 }
             }

@@ -2,7 +2,7 @@
 //! selection and partial-response rules as queries, answers merged and replica labels
 //! removed.
 
-use super::endpoints::{Selection, left_out_error};
+use super::endpoints::{Selection, endpoint_error, left_out_error};
 use super::hedge::{self, Waited};
 use super::merge::MergeEvent;
 use super::metrics::{Api, Outcome};
@@ -16,7 +16,7 @@ use store_api::{
 /// What one endpoint's call came to.
 enum Called<T> {
     Answer(T),
-    Failed(String),
+    Failed(StoreError),
     /// Cut by hedging: a replica answered.
     Cut(String),
 }
@@ -51,7 +51,7 @@ impl FanoutStorage {
         selection: Selection,
         api: Api,
         call: F,
-    ) -> Result<(Vec<T>, Vec<String>), String>
+    ) -> Result<(Vec<T>, Vec<String>), StoreError>
     where
         F: Fn(StoreClient) -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
@@ -81,8 +81,10 @@ impl FanoutStorage {
                             }
                             Called::Answer(answer)
                         }
-                        Waited::Done(Err(e)) => Called::Failed(e.to_string()),
-                        Waited::Deadline => Called::Failed(format!("no answer within {timeout:?}")),
+                        Waited::Done(Err(e)) => Called::Failed(e),
+                        Waited::Deadline => Called::Failed(StoreError::Timeout(format!(
+                            "no answer within {timeout:?}"
+                        ))),
                         Waited::Cut(replica) => Called::Cut(hedge::cut(endpoint, grace, &replica)),
                     };
                     let outcome = match called {
@@ -105,11 +107,11 @@ impl FanoutStorage {
                     warnings.push(format!("endpoint {}: {reason}", endpoint.address))
                 }
                 Called::Failed(err) => {
-                    let message = format!("endpoint {}: {err}", endpoint.address);
+                    let err = endpoint_error(&endpoint.address, &err);
                     if self.partial_response() == PartialResponse::Abort {
-                        return Err(message);
+                        return Err(err);
                     }
-                    warnings.push(message);
+                    warnings.push(err.message().into());
                 }
             }
         }
@@ -125,7 +127,7 @@ impl FanoutStorage {
         limit: usize,
         exclude: &[String],
         call: F,
-    ) -> Result<Answer<Vec<String>>, String>
+    ) -> Result<Answer<Vec<String>>, StoreError>
     where
         F: Fn(StoreClient) -> Fut,
         Fut: std::future::Future<Output = Result<LabelsResponse, StoreError>>,
@@ -153,7 +155,7 @@ impl FanoutStorage {
         end: i64,
         matchers: Vec<Matcher>,
         limit: usize,
-    ) -> Result<Answer<Vec<String>>, String> {
+    ) -> Result<Answer<Vec<String>>, StoreError> {
         let request = LabelNamesRequest {
             start,
             end,
@@ -184,7 +186,7 @@ impl FanoutStorage {
         end: i64,
         matchers: Vec<Matcher>,
         limit: usize,
-    ) -> Result<Answer<Vec<String>>, String> {
+    ) -> Result<Answer<Vec<String>>, StoreError> {
         if self.replica_labels().iter().any(|r| r == name) {
             return Ok(Answer::default());
         }
@@ -210,7 +212,7 @@ impl FanoutStorage {
         &self,
         metric: &str,
         limit: usize,
-    ) -> Result<Answer<MetadataResponse>, String> {
+    ) -> Result<Answer<MetadataResponse>, StoreError> {
         let selection = self.fanout().select(|_, info| info.serves_metadata);
         let request = MetadataRequest {
             metric: metric.to_string(),
@@ -247,7 +249,7 @@ impl FanoutStorage {
         end: i64,
         matchers: Vec<Matcher>,
         limit: usize,
-    ) -> Result<Answer<Vec<Labels>>, String> {
+    ) -> Result<Answer<Vec<Labels>>, StoreError> {
         let mut merger = self.merge(SeriesRequest {
             min_time: start,
             max_time: end,

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::admission::Admitted;
-use super::envelope::{ApiData, ApiError, ApiResult, ErrorType, respond};
+use super::envelope::{ApiData, ApiError, ApiResult, respond};
 use super::json;
 use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
 use super::query_log::{Entry, Timings};
@@ -362,7 +362,7 @@ async fn for_each_selector<T, F, Fut>(
 ) -> Result<(Vec<T>, Vec<String>), ApiError>
 where
     F: Fn(Vec<Matcher>) -> Fut,
-    Fut: std::future::Future<Output = Result<crate::fanout::Answer<Vec<T>>, String>>,
+    Fut: std::future::Future<Output = Result<crate::fanout::Answer<Vec<T>>, store_api::StoreError>>,
 {
     use futures_util::StreamExt;
     let mut answers = futures_util::stream::iter(selectors)
@@ -370,7 +370,7 @@ where
         .buffer_unordered(SELECTOR_CONCURRENCY);
     let (mut data, mut warnings) = (Vec::new(), Vec::new());
     while let Some(answer) = answers.next().await {
-        let answer = answer.map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
+        let answer = answer?;
         data.extend(answer.data);
         for warning in answer.warnings {
             if !warnings.contains(&warning) {
@@ -603,8 +603,7 @@ async fn run_metadata(state: &AppState, p: Params) -> ApiResult {
     let storage = FanoutStorage::new(state.fanout.clone(), query_options(&p)?);
     let answer = storage
         .metric_metadata(p.get("metric").unwrap_or(""), limit)
-        .await
-        .map_err(|e| ApiError::new(ErrorType::Unavailable, e))?;
+        .await?;
     let mut out = String::from("{");
     for (i, (metric, metas)) in answer.data.metrics.iter().enumerate() {
         if i > 0 {

@@ -75,9 +75,27 @@ impl From<crate::promql::EngineError> for ApiError {
             E::Execution(_) | E::Limit(_) => ErrorType::Execution,
             E::Timeout(_) => ErrorType::Timeout,
             E::Canceled(_) => ErrorType::Canceled,
-            E::Storage(_) => ErrorType::Unavailable,
+            E::Storage(err) => return err.clone().into(),
         };
         Self::new(kind, err.to_string())
+    }
+}
+
+/// The one mapping of a store's (or the fan-out's) error to Prometheus' error types: the
+/// kind the store gave travels through every tier, so a request a store refuses is the
+/// client's error (400), a limit a 422, and only an outage a 503.
+impl From<store_api::StoreError> for ApiError {
+    fn from(err: store_api::StoreError) -> Self {
+        use store_api::StoreError as S;
+        let kind = match &err {
+            S::InvalidArgument(_) => ErrorType::BadData,
+            S::LimitExceeded(_) => ErrorType::Execution,
+            S::Timeout(_) => ErrorType::Timeout,
+            S::Canceled(_) => ErrorType::Canceled,
+            S::Unavailable(_) => ErrorType::Unavailable,
+            S::BadData(_) | S::Internal(_) => ErrorType::Internal,
+        };
+        Self::new(kind, err.message())
     }
 }
 

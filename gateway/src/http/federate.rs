@@ -22,6 +22,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+use store_api::StoreError;
 use store_api::labels::METRIC_NAME;
 use store_api::{Labels, SeriesRequest};
 use tokio::sync::mpsc;
@@ -63,7 +64,9 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
     for merger in &mut mergers {
         match next_series(merger, &mut partial).await {
             Ok(head) => heads.push(head),
-            Err(error) => return refuse(&state, StatusCode::INTERNAL_SERVER_ERROR, &error),
+            Err(error) => {
+                return refuse(&state, StatusCode::INTERNAL_SERVER_ERROR, error.message());
+            }
         }
     }
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
@@ -135,7 +138,9 @@ impl Writer {
         match self.write_union(&mut mergers, &mut heads, &sender).await {
             Err(error) => {
                 tracing::warn!(%error, "federate: answer cut");
-                let _ = sender.send(Err(std::io::Error::other(error))).await;
+                let _ = sender
+                    .send(Err(std::io::Error::other(error.message().to_owned())))
+                    .await;
                 FederateOutcome::Cut
             }
             Ok(false) => FederateOutcome::Cut,
@@ -150,7 +155,7 @@ impl Writer {
         mergers: &mut [Merger],
         heads: &mut [Option<MergedSeries>],
         sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, StoreError> {
         // The union of the selectors: the smallest head, once even if several match.
         while let Some(min) = heads.iter().flatten().map(|s| s.labels.clone()).min() {
             let mut chosen = None;
@@ -175,7 +180,7 @@ impl Writer {
         chunk.is_empty() || sender.send(Ok(Bytes::from(chunk))).await.is_ok()
     }
 
-    fn write(&mut self, series: &MergedSeries) -> Result<(), String> {
+    fn write(&mut self, series: &MergedSeries) -> Result<(), StoreError> {
         let mut warnings = Vec::new();
         let samples = decode::samples(
             series,
@@ -222,7 +227,7 @@ impl Writer {
 async fn next_series(
     merger: &mut Merger,
     partial: &mut bool,
-) -> Result<Option<MergedSeries>, String> {
+) -> Result<Option<MergedSeries>, StoreError> {
     loop {
         match merger.next().await {
             None => return Ok(None),

@@ -19,7 +19,7 @@ pub enum EngineError {
     /// "query processing would load too many samples into memory in query execution".
     #[error("{0}")]
     Limit(String),
-    /// The storage failed.
-    #[error("{0}")]
-    Storage(String),
+    /// The storage failed; its kind (a bad request, a limit, an outage) is the store's.
+    #[error("{}", .0.message())]
+    Storage(store_api::StoreError),
 }

@@ -6,7 +6,7 @@ use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use store_api::chunk::{ChunkEncoding, decode_into};
-use store_api::{Labels, Matcher, SeriesFrame, SeriesRequest, Store};
+use store_api::{Labels, Matcher, SeriesFrame, SeriesRequest, Store, StoreError};
 
 /// One selector's worth of series, with the time range the engine needs.
 #[derive(Clone, Debug)]
@@ -73,11 +73,9 @@ impl<S: Store> Storage for StoreStorage<S> {
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| EngineError::Storage(e.to_string()))?;
-            let frames: Vec<SeriesFrame> = stream
-                .try_collect()
-                .await
-                .map_err(|e| EngineError::Storage(e.to_string()))?;
+                .map_err(EngineError::Storage)?;
+            let frames: Vec<SeriesFrame> =
+                stream.try_collect().await.map_err(EngineError::Storage)?;
             let mut result = SelectResult::default();
             for frame in frames {
                 match frame {
@@ -92,7 +90,9 @@ impl<S: Store> Storage for StoreStorage<S> {
                                 continue;
                             }
                             decode_into(&chunk.data, &mut samples.timestamps, &mut samples.values)
-                                .map_err(|e| EngineError::Storage(e.to_string()))?;
+                                .map_err(|e| {
+                                    EngineError::Storage(StoreError::BadData(e.to_string()))
+                                })?;
                         }
                         trim_to_range(
                             &mut samples.timestamps,
