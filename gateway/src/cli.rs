@@ -132,6 +132,10 @@ pub struct QueryArgs {
     #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
     pub max_samples: usize,
 
+    /// Maximum series one query may select, over all its selectors.
+    #[arg(long = "query.max-series", default_value_t = 1_000_000)]
+    pub max_series: usize,
+
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration)]
     pub lookback_delta: Duration,

@@ -129,6 +129,7 @@ impl Store for GatewayStore {
                             request.max_time,
                             self.fanout.config.dedup,
                             strategy,
+                            &self.fanout.metrics,
                             &mut warnings,
                         )?;
                         xor_chunks(&samples.timestamps, &samples.values)

@@ -266,6 +266,30 @@ async fn every_component_exports_metrics_a_prometheus_scrapes() {
     ] {
         expect(query, at_least_one).await;
     }
+    // The two queries answered, by phase; the sidecar's and the store's copies of each series
+    // merged (identical samples: no switch between them).
+    for phase in ["queue", "parse", "fetch", "eval", "encode"] {
+        let query = format!(
+            "sum(panoptes_query_phase_duration_seconds_count{{job=\"gateway\",phase=\"{phase}\"}})"
+        );
+        let got = value(&client, &scraper, &query).await;
+        assert_eq!(got, Some(2.0), "{query}");
+    }
+    expect(
+        "sum(panoptes_decoded_samples_total{job=\"gateway\"})",
+        |v| v > 1000.0,
+    )
+    .await;
+    expect(
+        "sum(panoptes_dedup_merged_series_total{job=\"gateway\"})",
+        at_least_one,
+    )
+    .await;
+    expect(
+        "sum(panoptes_dedup_replica_switches_total{job=\"gateway\"})",
+        |v| v == 0.0,
+    )
+    .await;
     // Two endpoints up, the third down; every up one answered Series calls in full.
     expect("sum(panoptes_endpoint_up{job=\"gateway\"})", |v| v == 2.0).await;
     expect("count(panoptes_endpoint_up{job=\"gateway\"})", |v| v == 3.0).await;

@@ -32,6 +32,7 @@ pub fn build(args: &QueryArgs) -> Result<(Arc<Fanout>, Engine), String> {
     let engine = Engine::new(EngineOptions {
         lookback_delta_ms: args.lookback_delta.as_millis() as i64,
         max_samples: args.max_samples,
+        max_series: args.max_series,
         timeout: args.query_timeout,
         delayed_name_removal: args.features.contains(&Feature::PromqlDelayedNameRemoval),
         ..EngineOptions::default()
@@ -105,6 +106,7 @@ fn flags(args: &QueryArgs) -> Vec<(String, String)> {
         ("query.max-concurrent", args.max_concurrent.to_string()),
         ("query.max-queued", args.max_queued.to_string()),
         ("query.max-samples", args.max_samples.to_string()),
+        ("query.max-series", args.max_series.to_string()),
         ("query.lookback-delta", format!("{:?}", args.lookback_delta)),
         ("enable-feature", format!("{:?}", args.features)),
     ]

@@ -6,6 +6,7 @@
 
 use super::dedup::{DedupAlgorithm, Replica, SeriesHint};
 use super::merge::MergedSeries;
+use super::metrics::FanoutMetrics;
 use crate::promql::storage::trim_to_range;
 use store_api::chunk::{ChunkEncoding, decode_into, num_samples};
 use store_api::labels::METRIC_NAME;
@@ -18,14 +19,16 @@ pub struct Samples {
     pub values: Vec<f64>,
 }
 
-/// Decodes `series` and de-duplicates it within [min, max]. Warnings for dropped parts are
-/// appended to `warnings`; with the abort strategy the first bad part is the error.
+/// Decodes `series` and de-duplicates it within [min, max], counted in `metrics`. Warnings
+/// for dropped parts are appended to `warnings`; with the abort strategy the first bad part
+/// is the error.
 pub fn samples(
     series: &MergedSeries,
     min: i64,
     max: i64,
     dedup: DedupAlgorithm,
     strategy: PartialResponse,
+    metrics: &FanoutMetrics,
     warnings: &mut Vec<String>,
 ) -> Result<Samples, StoreError> {
     let mut decoded: Vec<Samples> = Vec::with_capacity(series.parts.len());
@@ -80,6 +83,7 @@ pub fn samples(
     if decoded.len() <= 1 {
         let mut only = decoded.pop().unwrap_or_default();
         trim_to_range(&mut only.timestamps, &mut only.values, min, max);
+        metrics.decoded(only.timestamps.len(), None);
         return Ok(only);
     }
     let replicas: Vec<Replica<'_>> = decoded
@@ -91,13 +95,14 @@ pub fn samples(
         .collect();
     let hint = SeriesHint::from_metric_name(series.labels.get(METRIC_NAME).unwrap_or(""));
     let mut out = Samples::default();
-    dedup.merge_within(
+    let switches = dedup.merge_within(
         &replicas,
         hint,
         (min, max),
         &mut out.timestamps,
         &mut out.values,
     );
+    metrics.decoded(out.timestamps.len(), Some(switches));
     Ok(out)
 }
 
@@ -143,6 +148,7 @@ mod tests {
                 10,
                 DedupAlgorithm::default(),
                 PartialResponse::Warn,
+                &FanoutMetrics::default(),
                 &mut warnings,
             )
             .unwrap();
@@ -159,6 +165,7 @@ mod tests {
                 10,
                 DedupAlgorithm::default(),
                 PartialResponse::Abort,
+                &FanoutMetrics::default(),
                 &mut Vec::new(),
             );
             assert!(

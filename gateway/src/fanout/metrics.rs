@@ -4,8 +4,8 @@
 
 use super::endpoints::EndpointSet;
 use crate::telemetry::metrics::{
-    HistogramVec, IntCounterVec, IntGaugeVec, Registry, counter_vec, gauge_vec, histogram_vec,
-    register,
+    HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Registry, counter, counter_vec,
+    gauge_vec, histogram_vec, register,
 };
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
@@ -73,6 +73,9 @@ impl Outcome {
 pub struct FanoutMetrics {
     calls: HistogramVec,
     series: IntCounterVec,
+    samples: IntCounter,
+    merged: IntCounter,
+    switches: IntCounter,
 }
 
 impl Default for FanoutMetrics {
@@ -88,6 +91,20 @@ impl Default for FanoutMetrics {
                 "panoptes_endpoint_series_received_total",
                 "Series frames received from an endpoint's Series answers.",
                 &["address"],
+            ),
+            samples: counter(
+                "panoptes_decoded_samples_total",
+                "Samples decoded from endpoints' chunks and kept (within the range read, replicas \
+                 merged), for queries, the StoreAPI face and /federate.",
+            ),
+            merged: counter(
+                "panoptes_dedup_merged_series_total",
+                "Series read from more than one replica and merged into one.",
+            ),
+            switches: counter(
+                "panoptes_dedup_replica_switches_total",
+                "Times a merged series moves from one replica's samples to another's (the \
+                 fewest moves that explain it): replicas with gaps, or out of step.",
             ),
         }
     }
@@ -106,6 +123,16 @@ impl FanoutMetrics {
         }
     }
 
+    /// One series decoded: `samples` kept, and if it was merged from replicas, how often the
+    /// merge switched between them.
+    pub fn decoded(&self, samples: usize, merged_switches: Option<usize>) {
+        self.samples.inc_by(samples as u64);
+        if let Some(switches) = merged_switches {
+            self.merged.inc();
+            self.switches.inc_by(switches as u64);
+        }
+    }
+
     /// Drops the series of an endpoint that left the set.
     pub fn forget(&self, address: &str) {
         for api in APIS {
@@ -121,6 +148,9 @@ impl FanoutMetrics {
     pub fn register(&self, registry: &Registry, endpoints: Arc<EndpointSet>) {
         register(registry, self.calls.clone());
         register(registry, self.series.clone());
+        register(registry, self.samples.clone());
+        register(registry, self.merged.clone());
+        register(registry, self.switches.clone());
         register(registry, EndpointHealth::new(endpoints));
     }
 }

@@ -5,7 +5,7 @@ use super::Fanout;
 use super::decode;
 use super::merge::{MergeEvent, MergeOptions, Merger};
 use super::selection::selected;
-use crate::promql::storage::too_many_samples;
+use crate::promql::storage::{too_many_samples, too_many_series};
 use crate::promql::{EngineError, SelectRequest, SelectResult, SeriesSamples, Storage};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -109,6 +109,7 @@ impl FanoutStorage {
                         request.max_time,
                         self.fanout.config.dedup,
                         self.partial_response(),
+                        &self.fanout.metrics,
                         &mut result.warnings,
                     )
                     .map_err(EngineError::Storage)?;
@@ -117,6 +118,9 @@ impl FanoutStorage {
                         return Err(too_many_samples());
                     }
                     if !samples.timestamps.is_empty() {
+                        if result.series.len() == request.max_series {
+                            return Err(too_many_series());
+                        }
                         result.series.push(SeriesSamples {
                             labels: series.labels,
                             timestamps: samples.timestamps,

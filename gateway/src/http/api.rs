@@ -278,8 +278,12 @@ async fn evaluate(
     };
     timings.eval = started.elapsed();
     let result = result?;
+    let encoding = Instant::now();
+    let json = json::query_data(&result.value);
+    let metrics = &state.metrics;
+    metrics.query_phases(admitted.waited, result.phases, encoding.elapsed());
     Ok(ApiData {
-        json: json::query_data(&result.value),
+        json,
         warnings: result.warnings,
         infos: result.infos,
     })

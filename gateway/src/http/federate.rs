@@ -74,6 +74,7 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
         external: state.external_labels.clone(),
         dedup: state.fanout.config.dedup,
         strategy: storage.partial_response(),
+        metrics: state.fanout.metrics.clone(),
         min: now - lookback + 1,
         max: now,
         family: None,
@@ -115,6 +116,7 @@ struct Writer {
     external: Labels,
     dedup: crate::fanout::dedup::DedupAlgorithm,
     strategy: store_api::PartialResponse,
+    metrics: std::sync::Arc<crate::fanout::metrics::FanoutMetrics>,
     min: i64,
     max: i64,
     family: Option<String>,
@@ -188,6 +190,7 @@ impl Writer {
             self.max,
             self.dedup,
             self.strategy,
+            &self.metrics,
             &mut warnings,
         )?;
         for warning in warnings {

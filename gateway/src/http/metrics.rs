@@ -4,6 +4,7 @@
 //! (a streamed body may take longer); requests in flight. And how `/federate` answers went.
 
 use super::AppState;
+use crate::promql::Phases;
 use crate::telemetry::metrics::{
     HistogramVec, IntCounterVec, IntGaugeVec, Registry, counter_vec, gauge_vec, histogram_vec,
     register,
@@ -12,13 +13,14 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub struct HttpMetrics {
     requests: IntCounterVec,
     durations: HistogramVec,
     in_flight: IntGaugeVec,
     federate: IntCounterVec,
+    phases: HistogramVec,
 }
 
 /// How one `/federate` answer went.
@@ -71,12 +73,35 @@ impl HttpMetrics {
                  refused (before the body) or cut (after it began).",
                 &["outcome"],
             ),
+            phases: histogram_vec(
+                "panoptes_query_phase_duration_seconds",
+                "Time of each phase of the queries answered: queue (waiting for a place), parse \
+                 (parsing and the logical plan), fetch (building the operators, which reads the \
+                 endpoints), eval (running them) and encode (the JSON answer).",
+                &["phase"],
+            ),
         };
         register(registry, metrics.requests.clone());
         register(registry, metrics.durations.clone());
         register(registry, metrics.in_flight.clone());
         register(registry, metrics.federate.clone());
+        register(registry, metrics.phases.clone());
         metrics
+    }
+
+    /// One answered query's phases.
+    pub fn query_phases(&self, queue: Duration, phases: Phases, encode: Duration) {
+        for (phase, took) in [
+            ("queue", queue),
+            ("parse", phases.parse),
+            ("fetch", phases.fetch),
+            ("eval", phases.eval),
+            ("encode", encode),
+        ] {
+            self.phases
+                .with_label_values(&[phase])
+                .observe(took.as_secs_f64());
+        }
     }
 
     pub fn federate_answered(&self, outcome: FederateOutcome) {

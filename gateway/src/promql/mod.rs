@@ -15,7 +15,7 @@ pub mod value;
 
 pub use error::EngineError;
 pub use storage::{SelectRequest, SelectResult, SeriesSamples, Storage, StoreStorage};
-pub use value::{InstantSample, QueryResult, RangeSeries, Value};
+pub use value::{InstantSample, Phases, QueryResult, RangeSeries, Value};
 
 use exec::{QueryContext, RangeSource, Steps, evaluate_matrix};
 use logical::{Expr, ValueType};
@@ -33,6 +33,9 @@ pub struct EngineOptions {
     pub lookback_delta_ms: i64,
     /// Most samples held in memory at once by one query (`--query.max-samples`).
     pub max_samples: usize,
+    /// Most series one query may select, over all its selectors (`--query.max-series`;
+    /// Prometheus has no such limit).
+    pub max_series: usize,
     /// Wall-clock limit of one query (`--query.timeout`).
     pub timeout: Duration,
     /// Step of a subquery written without one (`[5m:]`): the rule evaluation interval.
@@ -48,6 +51,7 @@ impl Default for EngineOptions {
         Self {
             lookback_delta_ms: 5 * 60 * 1000,
             max_samples: 50_000_000,
+            max_series: usize::MAX,
             timeout: Duration::from_secs(120),
             default_subquery_step_ms: 60 * 1000,
             delayed_name_removal: false,
@@ -111,7 +115,9 @@ impl Engine {
         query: &str,
         time_ms: i64,
     ) -> Result<QueryResult, EngineError> {
+        let mut clock = PhaseClock::start();
         let expr = self.plan(query, 0, 0)?;
+        clock.parsed();
         let ctx = QueryContext::new(Arc::new(self.options.clone()), time_ms, time_ms, None);
         let planner = Planner::new(ctx.clone(), storage);
         let steps = Steps::instant(time_ms);
@@ -122,6 +128,7 @@ impl Engine {
             },
             Expr::Matrix { selector, range_ms } => {
                 let source = planner.range_source(selector, *range_ms, steps).await?;
+                clock.fetched();
                 Value::Matrix(window_points(source, time_ms))
             }
             Expr::Subquery {
@@ -133,10 +140,12 @@ impl Engine {
                 let source = planner
                     .subquery_source(expr, *range_ms, *step_ms, time, steps)
                     .await?;
+                clock.fetched();
                 Value::Matrix(window_points(source, time_ms))
             }
             _ => {
                 let op = planner.build(&expr, steps).await?;
+                clock.fetched();
                 let matrix = evaluate(&ctx, op).await?;
                 if expr.value_type() == ValueType::Scalar {
                     Value::Scalar {
@@ -153,7 +162,7 @@ impl Engine {
                 }
             }
         };
-        Ok(self.finish(value, &planner, &ctx))
+        Ok(self.finish(value, &planner, &ctx, clock.evaluated()))
     }
 
     async fn range(
@@ -185,7 +194,9 @@ impl Engine {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
+        let mut clock = PhaseClock::start();
         let expr = self.plan(query, step_ms, end_ms.saturating_sub(start_ms))?;
+        clock.parsed();
         match expr.value_type() {
             ValueType::Scalar | ValueType::Vector => {}
             other => {
@@ -206,9 +217,10 @@ impl Engine {
         );
         let planner = Planner::new(ctx.clone(), storage);
         let op = planner.build(&expr, steps).await?;
+        clock.fetched();
         let matrix = evaluate(&ctx, op).await?;
         let value = Value::Matrix(result::range_matrix(matrix)?);
-        Ok(self.finish(value, &planner, &ctx))
+        Ok(self.finish(value, &planner, &ctx, clock.evaluated()))
     }
 
     /// Parses and plans `query` for a query of `range_ms` evaluated every `step_ms` (both 0
@@ -224,7 +236,13 @@ impl Engine {
         Ok(logical::optimize(expr))
     }
 
-    fn finish(&self, value: Value, planner: &Planner<'_>, ctx: &QueryContext) -> QueryResult {
+    fn finish(
+        &self,
+        value: Value,
+        planner: &Planner<'_>,
+        ctx: &QueryContext,
+        phases: Phases,
+    ) -> QueryResult {
         let mut warnings = planner
             .warnings
             .lock()
@@ -236,7 +254,43 @@ impl Engine {
             value,
             warnings,
             infos: annotations.infos,
+            phases,
         }
+    }
+}
+
+/// Times the phases of one query as it passes from one to the next.
+struct PhaseClock {
+    mark: std::time::Instant,
+    phases: Phases,
+}
+
+impl PhaseClock {
+    fn start() -> Self {
+        Self {
+            mark: std::time::Instant::now(),
+            phases: Phases::default(),
+        }
+    }
+
+    fn lap(&mut self) -> std::time::Duration {
+        let now = std::time::Instant::now();
+        let took = now.saturating_duration_since(self.mark);
+        self.mark = now;
+        took
+    }
+
+    fn parsed(&mut self) {
+        self.phases.parse = self.lap();
+    }
+
+    fn fetched(&mut self) {
+        self.phases.fetch = self.lap();
+    }
+
+    fn evaluated(mut self) -> Phases {
+        self.phases.eval = self.lap();
+        self.phases
     }
 }
 

@@ -64,8 +64,10 @@ impl<'a> Planner<'a> {
                 min_time,
                 max_time,
                 max_samples: self.ctx.samples_left(),
+                max_series: self.ctx.series_left(),
             })
             .await?;
+        self.ctx.hold_series(result.series.len())?;
         if let Ok(mut warnings) = self.warnings.lock() {
             warnings.extend(result.warnings);
         }

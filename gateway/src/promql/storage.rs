@@ -18,12 +18,24 @@ pub struct SelectRequest {
     /// The query's sample budget left (`usize::MAX`: none): a storage that decodes more may
     /// fail with [`too_many_samples`] as soon as it does, rather than hold them all first.
     pub max_samples: usize,
+    /// The query's series budget left (`usize::MAX`: none), failing likewise with
+    /// [`too_many_series`].
+    pub max_series: usize,
 }
 
 /// Prometheus' words for a query over its sample limit (`--query.max-samples`).
 pub fn too_many_samples() -> EngineError {
     EngineError::Limit(
         "query processing would load too many samples into memory in query execution".into(),
+    )
+}
+
+/// A query over `--query.max-series`, in the words of the samples limit.
+pub fn too_many_series() -> EngineError {
+    EngineError::Limit(
+        "query processing would load too many series into memory in query preparation \
+         (--query.max-series)"
+            .into(),
     )
 }
 

@@ -53,6 +53,20 @@ pub struct QueryResult {
     pub warnings: Vec<String>,
     /// Informational notes (`infos` in the API envelope).
     pub infos: Vec<String>,
+    /// Where the query's time went.
+    pub phases: Phases,
+}
+
+/// Where a query's time went.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Phases {
+    /// Parsing and the logical plan.
+    pub parse: std::time::Duration,
+    /// Building the operators, which fetches every selector's series (and evaluates
+    /// subqueries).
+    pub fetch: std::time::Duration,
+    /// Running the operators.
+    pub eval: std::time::Duration,
 }
 
 /// Prometheus' staleness marker: a NaN with this exact bit pattern.

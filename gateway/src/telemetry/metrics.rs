@@ -6,7 +6,7 @@
 use prometheus::core::Collector;
 use prometheus::{Encoder, HistogramOpts, Opts, TextEncoder};
 
-pub use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec, Registry};
+pub use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Registry};
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -54,6 +54,11 @@ pub fn encode(registry: &Registry) -> String {
 
 // The constructors below take constant names and help texts: they fail only for a malformed
 // name, which every component's metrics unit test would catch first.
+
+#[allow(clippy::expect_used)]
+pub fn counter(name: &str, help: &str) -> IntCounter {
+    IntCounter::with_opts(Opts::new(name, help)).expect("a valid metric name")
+}
 
 #[allow(clippy::expect_used)]
 pub fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {

@@ -947,6 +947,7 @@ mod tests {
                 min_time: t - 300_000,
                 max_time: t,
                 max_samples: usize::MAX,
+                max_series: usize::MAX,
             };
             let selected = storage.select(request).await?;
             Ok(Value::Vector(
@@ -970,6 +971,7 @@ mod tests {
                 value,
                 warnings: self.warnings.clone(),
                 infos: vec![],
+                phases: Default::default(),
             }
         }
     }

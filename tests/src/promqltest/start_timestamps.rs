@@ -90,6 +90,7 @@ mod tests {
             min_time: 1,
             max_time: 120_000,
             max_samples: usize::MAX,
+            max_series: usize::MAX,
         };
         let select = |name| {
             futures_util::FutureExt::now_or_never(storage.select(request(name)))

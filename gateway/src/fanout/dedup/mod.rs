@@ -69,8 +69,8 @@ impl DedupAlgorithm {
         hint: SeriesHint,
         out_ts: &mut Vec<i64>,
         out_vs: &mut Vec<f64>,
-    ) {
-        self.merge_within(replicas, hint, (i64::MIN, i64::MAX), out_ts, out_vs);
+    ) -> usize {
+        self.merge_within(replicas, hint, (i64::MIN, i64::MAX), out_ts, out_vs)
     }
 
     /// Like [`DedupAlgorithm::merge`], for samples read over `range` (a request's start and
@@ -83,6 +83,9 @@ impl DedupAlgorithm {
     /// less than 7/8 of an interval before it has its next scrape not yet due, so no later
     /// sample of another replica is added (phase-shifted replicas would otherwise put one
     /// scrape more in the window than either holds).
+    ///
+    /// Returns how often the merged samples move from one replica to another (`switches`):
+    /// what an operator watches to see replicas with gaps.
     pub fn merge_within(
         &self,
         replicas: &[Replica<'_>],
@@ -90,12 +93,11 @@ impl DedupAlgorithm {
         range: (i64, i64),
         out_ts: &mut Vec<i64>,
         out_vs: &mut Vec<f64>,
-    ) {
+    ) -> usize {
         out_ts.clear();
         out_vs.clear();
         if replicas.iter().all(|r| r.validate().is_ok()) {
-            self.merge_valid(replicas, hint, range, out_ts, out_vs);
-            return;
+            return self.merge_valid(replicas, hint, range, out_ts, out_vs);
         }
         let repaired: Vec<Option<(Vec<i64>, Vec<f64>)>> = replicas
             .iter()
@@ -118,7 +120,7 @@ impl DedupAlgorithm {
                 None => *r,
             })
             .collect();
-        self.merge_valid(&fixed, hint, range, out_ts, out_vs);
+        self.merge_valid(&fixed, hint, range, out_ts, out_vs)
     }
 
     fn merge_valid(
@@ -128,7 +130,7 @@ impl DedupAlgorithm {
         range: (i64, i64),
         out_ts: &mut Vec<i64>,
         out_vs: &mut Vec<f64>,
-    ) {
+    ) -> usize {
         replica::with_states::<Replica<'_>, _>(replicas.len(), |within| {
             for (w, r) in within.iter_mut().zip(replicas) {
                 *w = r.within(range);
@@ -136,7 +138,7 @@ impl DedupAlgorithm {
             if let [only] = within {
                 out_ts.extend_from_slice(only.timestamps);
                 out_vs.extend_from_slice(only.values);
-                return;
+                return 0;
             }
             let typical = within.iter().map(Replica::len).max().unwrap_or(0);
             out_ts.reserve(typical);
@@ -146,7 +148,8 @@ impl DedupAlgorithm {
                 Self::Chain => chain::merge(within, out_ts, out_vs),
                 Self::CounterAware => counter::merge(within, replicas, hint, range, out_ts, out_vs),
             }
-        });
+            replica::switches(within, out_ts)
+        })
     }
 }
 

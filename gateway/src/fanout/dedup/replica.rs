@@ -210,6 +210,33 @@ pub(super) fn seek(ts: &[i64], from: usize, before: impl Fn(i64) -> bool) -> usi
         .map_or(ts.len(), |rest| i + rest.partition_point(|&t| before(t)))
 }
 
+/// How often a merged sequence `out` moves from one replica to another: each output sample
+/// is some replicas' (those holding its timestamp), and a switch is counted where none of the
+/// replicas that could have given the samples since the last switch holds it. The fewest
+/// switches that explain `out`, whichever algorithm made it. Up to 64 replicas are told
+/// apart (more count as the 64th).
+pub(super) fn switches(replicas: &[Replica<'_>], out: &[i64]) -> usize {
+    with_states::<usize, _>(replicas.len(), |cursors| {
+        let mut switches = 0;
+        let mut current = u64::MAX;
+        for &t in out {
+            let mut holding = 0u64;
+            for (i, (r, cursor)) in replicas.iter().zip(cursors.iter_mut()).enumerate() {
+                *cursor = seek(r.timestamps, *cursor, |x| x < t);
+                if r.timestamps.get(*cursor) == Some(&t) {
+                    holding |= 1 << i.min(63);
+                }
+            }
+            let still = current & holding;
+            if still == 0 && current != u64::MAX {
+                switches += 1;
+            }
+            current = if still == 0 { holding } else { still };
+        }
+        switches
+    })
+}
+
 /// How many per-replica states live on the stack before a merge falls back to one heap
 /// allocation (per series, never per sample).
 const INLINE_STATES: usize = 8;
@@ -308,6 +335,26 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn switches_are_the_fewest_moves_between_replicas() {
+        let (a, b) = ([0, 10, 20, 30], [5, 15, 25, 35]);
+        let vs = [0.0; 4];
+        let reps = [
+            Replica::new(&a, &vs).unwrap(),
+            Replica::new(&b, &vs).unwrap(),
+        ];
+        assert_eq!(switches(&reps, &[0, 10, 20, 30]), 0);
+        assert_eq!(switches(&reps, &[0, 10, 25, 35]), 1);
+        assert_eq!(switches(&reps, &[0, 15, 20]), 2);
+        // In phase: every sample is both replicas', no move is needed.
+        let same = [
+            Replica::new(&a, &vs).unwrap(),
+            Replica::new(&a, &vs).unwrap(),
+        ];
+        assert_eq!(switches(&same, &[0, 10, 20]), 0);
+        assert_eq!(switches(&reps, &[]), 0);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct QueryContext {
     deadline: Instant,
     canceled: Arc<AtomicBool>,
     samples: Arc<AtomicUsize>,
+    /// Series selected so far, over every selector.
+    series: Arc<AtomicUsize>,
     annotations: Arc<Mutex<Annotations>>,
 }
 
@@ -87,6 +89,7 @@ impl QueryContext {
             deadline,
             canceled: Arc::new(AtomicBool::new(false)),
             samples: Arc::new(AtomicUsize::new(0)),
+            series: Arc::new(AtomicUsize::new(0)),
             annotations: Arc::new(Mutex::new(Annotations::default())),
         }
     }
@@ -134,6 +137,22 @@ impl QueryContext {
         self.options
             .max_samples
             .saturating_sub(self.samples.load(Ordering::Relaxed))
+    }
+
+    /// Accounts for `n` more series selected; fails past `--query.max-series`.
+    pub fn hold_series(&self, n: usize) -> Result<(), EngineError> {
+        let total = self.series.fetch_add(n, Ordering::Relaxed) + n;
+        if total > self.options.max_series {
+            return Err(crate::promql::storage::too_many_series());
+        }
+        Ok(())
+    }
+
+    /// How many more series the query may select.
+    pub fn series_left(&self) -> usize {
+        self.options
+            .max_series
+            .saturating_sub(self.series.load(Ordering::Relaxed))
     }
 
     pub fn release_samples(&self, n: usize) {
