@@ -12,6 +12,7 @@ pub mod objstore;
 pub mod server;
 pub mod sidecar;
 pub mod store;
+pub mod text;
 pub mod tls;
 
 pub use client::StoreClient;

@@ -1,7 +1,8 @@
 //! A store's error keeps its kind through the fan-out, the gateway's own StoreAPI face and a
 //! second tier: a store that refuses a request as malformed makes it the client's error
-//! (400 `bad_data`), one over its limit a 422 `execution`, and only one that is down or broken
-//! a 5xx. Each gRPC code a store can send is checked over real gRPC on loopback, through a
+//! (400 `bad_data`), one over its limit, one that sent unreadable data or failed inside a
+//! 422 `execution` (Grafana shows the message of a 422, not of a 500), and one that is down
+//! or timed out a 503. Each gRPC code a store can send is checked over real gRPC on loopback, through a
 //! gateway and through a gateway above that one, on the query, label, series and metadata
 //! APIs, with `partial_response=false` (with partial response the same failure is a warning
 //! naming the endpoint, checked too).
@@ -75,8 +76,12 @@ fn cases() -> Vec<(StoreError, u16, &'static str)> {
             503,
             "unavailable",
         ),
-        (StoreError::BadData("corrupt index".into()), 500, "internal"),
-        (StoreError::Internal("assertion".into()), 500, "internal"),
+        (
+            StoreError::BadData("corrupt index".into()),
+            422,
+            "execution",
+        ),
+        (StoreError::Internal("assertion".into()), 422, "execution"),
     ]
 }
 

@@ -7,6 +7,7 @@ use super::json;
 use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
 use super::query_log::{Entry, Timings};
 use crate::fanout::{FanoutStorage, QueryOptions};
+use crate::promql::RangeRefusal;
 use crate::promql::{Engine, EngineError, EngineOptions, syntax};
 use axum::Extension;
 use axum::Router;
@@ -196,24 +197,17 @@ async fn query_range(
 fn range_evaluation(p: &Params) -> Result<Evaluation<'_>, ApiError> {
     let start = p.time("start")?;
     let end = p.time("end")?;
-    if end < start {
-        return Err(ApiError::bad_param(
-            "end",
-            "end timestamp must not be before start time",
-        ));
+    let refused = |refusal: RangeRefusal| match refusal.param {
+        Some(param) => ApiError::bad_param(param, refusal.message),
+        None => ApiError::bad_data(refusal.message),
+    };
+    if let Some(refusal) = RangeRefusal::times(start, end) {
+        return Err(refused(refusal));
     }
     let step =
         parse_duration(p.get("step").unwrap_or("")).map_err(|e| ApiError::bad_param("step", e))?;
-    if step <= 0 {
-        return Err(ApiError::bad_param(
-            "step",
-            "zero or negative query resolution step widths are not accepted. Try a positive integer",
-        ));
-    }
-    if (end - start) / step > crate::promql::MAX_STEPS {
-        return Err(ApiError::bad_data(
-            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
-        ));
+    if let Some(refusal) = RangeRefusal::steps(start, end, step) {
+        return Err(refused(refusal));
     }
     Ok(Evaluation {
         query: p.get("query").unwrap_or(""),

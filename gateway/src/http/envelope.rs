@@ -83,17 +83,18 @@ impl From<crate::promql::EngineError> for ApiError {
 
 /// The one mapping of a store's (or the fan-out's) error to Prometheus' error types: the
 /// kind the store gave travels through every tier, so a request a store refuses is the
-/// client's error (400), a limit a 422, and only an outage a 503.
+/// client's error (400), a limit a 422, and only an outage a 503. Data a store sent that
+/// cannot be read, and a store's internal error, fail the query as execution errors (422):
+/// Grafana reads the message of a 400, 422 or 503 and shows only the status of a 500.
 impl From<store_api::StoreError> for ApiError {
     fn from(err: store_api::StoreError) -> Self {
         use store_api::StoreError as S;
         let kind = match &err {
             S::InvalidArgument(_) => ErrorType::BadData,
-            S::LimitExceeded(_) => ErrorType::Execution,
             S::Timeout(_) => ErrorType::Timeout,
             S::Canceled(_) => ErrorType::Canceled,
             S::Unavailable(_) => ErrorType::Unavailable,
-            S::BadData(_) | S::Internal(_) => ErrorType::Internal,
+            S::LimitExceeded(_) | S::BadData(_) | S::Internal(_) => ErrorType::Execution,
         };
         Self::new(kind, err.message())
     }

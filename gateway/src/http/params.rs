@@ -2,6 +2,7 @@
 //! form-encoded body; times as RFC 3339 or float seconds; durations as `5m` or `1.5`.
 
 use super::envelope::ApiError;
+use crate::promql::functions::calendar::days_from_civil;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, header};
 
@@ -214,20 +215,9 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
+    let days = i64::try_from(days_from_civil(year.into(), month.into(), day.into())).ok()?;
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
     Some(seconds * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

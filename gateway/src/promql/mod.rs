@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A range query may have this many steps after its first (11,001 points), as in Prometheus.
-pub const MAX_STEPS: i64 = 11_000;
+const MAX_STEPS: i64 = 11_000;
 
 /// Engine settings; the defaults are Prometheus' defaults.
 #[derive(Clone, Debug)]
@@ -173,27 +173,14 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult, EngineError> {
-        if step_ms <= 0 {
-            return Err(EngineError::BadData(
-                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-            ));
-        }
-        if end_ms < start_ms {
-            return Err(EngineError::BadData(
-                "end timestamp must not be before start time".into(),
-            ));
+        if let Some(refused) = RangeRefusal::of(start_ms, end_ms, step_ms) {
+            return Err(EngineError::BadData(refused.message.into()));
         }
         let steps = Steps {
             start: start_ms,
             end: end_ms,
             step: step_ms,
         };
-        if (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms) > i128::from(MAX_STEPS)
-        {
-            return Err(EngineError::BadData(
-                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
-            ));
-        }
         let mut clock = PhaseClock::start();
         let expr = self.plan(query, step_ms, end_ms.saturating_sub(start_ms))?;
         clock.parsed();
@@ -256,6 +243,48 @@ impl Engine {
             infos: annotations.infos,
             phases,
         }
+    }
+}
+
+/// Why a range query's start, end and step are refused, in Prometheus' words: one check for
+/// the engine and the HTTP API (which names the parameter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeRefusal {
+    /// The parameter at fault, where one is.
+    pub param: Option<&'static str>,
+    pub message: &'static str,
+}
+
+impl RangeRefusal {
+    pub fn of(start_ms: i64, end_ms: i64, step_ms: i64) -> Option<Self> {
+        Self::times(start_ms, end_ms).or_else(|| Self::steps(start_ms, end_ms, step_ms))
+    }
+
+    /// The start and end alone (checked before the step is read, as Prometheus does).
+    pub fn times(start_ms: i64, end_ms: i64) -> Option<Self> {
+        (end_ms < start_ms).then_some(Self {
+            param: Some("end"),
+            message: "end timestamp must not be before start time",
+        })
+    }
+
+    /// The step, for times that passed [`RangeRefusal::times`].
+    pub fn steps(start_ms: i64, end_ms: i64, step_ms: i64) -> Option<Self> {
+        let refusal = |param, message| Some(Self { param, message });
+        if step_ms <= 0 {
+            return refusal(
+                Some("step"),
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            );
+        }
+        if (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms) > i128::from(MAX_STEPS)
+        {
+            return refusal(
+                None,
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            );
+        }
+        None
     }
 }
 

@@ -7,6 +7,7 @@ use super::http_client::HttpClientConfig;
 use crate::error::StoreError;
 use crate::labels::{Labels, MatchOp, Matcher};
 use crate::store::{Meta, MetadataResponse};
+use crate::text::go_quote;
 use panoptes_proto::prometheus as prompb;
 use prost::Message;
 use serde::Deserialize;
@@ -389,24 +390,6 @@ pub fn selector(matchers: &[Matcher]) -> String {
         .map(|m| format!("{}{}{}", m.name(), m.op().as_str(), go_quote(m.value())))
         .collect();
     format!("{{{}}}", parts.join(","))
-}
-
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A label name for the URL path: legacy names as they are, others escaped the way

@@ -7,8 +7,9 @@
 //! occurrences widen one entry (time and bucket range, max diff, sample count).
 
 use super::RangeFunction;
-use super::format::{go_g, go_quote, rfc3339};
+use super::format::{go_g, rfc3339};
 use std::collections::HashMap;
+use store_api::text::go_quote;
 
 /// Where an expression starts in the query text: 1-based line and byte column, as Prometheus'
 /// `PositionRange.StartPosInput` prints it.

@@ -112,7 +112,8 @@ fn civil_from_days(days: i128) -> (i128, i128, i128) {
     (year, month, day)
 }
 
-fn days_from_civil(year: i128, month: i128, day: i128) -> i128 {
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub(crate) fn days_from_civil(year: i128, month: i128, day: i128) -> i128 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -17,7 +17,7 @@ pub use ast::*;
 pub use error::ParseError;
 pub use parser::{parse_duration, parse_number};
 
-use crate::promql::functions::format::go_quote;
+use store_api::text::go_quote;
 
 /// Parses and type-checks a query.
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
