@@ -290,6 +290,42 @@ async fn every_component_exports_metrics_a_prometheus_scrapes() {
         |v| v == 0.0,
     )
     .await;
+    // The block store read its bucket and cached what the queries needed.
+    expect(
+        "sum(panoptes_blocks{job=\"store\",state=\"loaded\"})",
+        at_least_one,
+    )
+    .await;
+    expect(
+        "sum(panoptes_blocks{job=\"store\",state=\"failed\"})",
+        |v| v == 0.0,
+    )
+    .await;
+    expect(
+        "sum(panoptes_bucket_requests_total{job=\"store\"})",
+        at_least_one,
+    )
+    .await;
+    expect(
+        "sum(panoptes_bucket_read_bytes_total{job=\"store\"})",
+        |v| v > 1000.0,
+    )
+    .await;
+    expect(
+        "sum(panoptes_index_cache_requests_total{job=\"store\",kind=\"postings\",result=\"miss\"})",
+        at_least_one,
+    )
+    .await;
+    expect(
+        "sum(panoptes_index_cache_items{job=\"store\"})",
+        at_least_one,
+    )
+    .await;
+    expect(
+        "sum(panoptes_index_cache_bytes{job=\"store\"})",
+        at_least_one,
+    )
+    .await;
     // Two endpoints up, the third down; every up one answered Series calls in full.
     expect("sum(panoptes_endpoint_up{job=\"gateway\"})", |v| v == 2.0).await;
     expect("count(panoptes_endpoint_up{job=\"gateway\"})", |v| v == 3.0).await;

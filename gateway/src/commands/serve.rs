@@ -29,10 +29,14 @@ pub async fn shutdown_signal() {
     interrupt.await.unwrap_or(());
 }
 
-/// Serves `store` until the stop signal; ready while its Info answers.
-pub async fn serve_store<S: Store>(store: Arc<S>, serve: &StoreServerArgs) -> Result<(), String> {
+/// Serves `store` until the stop signal, its metrics and the StoreAPI's in `registry` (a
+/// component adds its own first); ready while its Info answers.
+pub async fn serve_store<S: Store>(
+    store: Arc<S>,
+    registry: metrics::Registry,
+    serve: &StoreServerArgs,
+) -> Result<(), String> {
     let grpc_address = serve.grpc_address;
-    let registry = metrics::registry();
     let metered = Arc::new(MeteredStore::new(store.clone(), &registry));
     let listener = tokio::net::TcpListener::bind(grpc_address)
         .await

@@ -19,5 +19,6 @@ pub async fn run(args: SidecarArgs) -> Result<(), String> {
         prometheus = %shown,
         "sidecar serving StoreAPI"
     );
-    super::serve::serve_store(store, &args.serve).await
+    let registry = crate::telemetry::metrics::registry();
+    super::serve::serve_store(store, registry, &args.serve).await
 }

@@ -1,6 +1,8 @@
 //! `panoptes store`: StoreAPI over the TSDB blocks in a bucket.
 
 use crate::cli::StoreArgs;
+use crate::telemetry::blockstore::BlockStoreMetrics;
+use crate::telemetry::metrics;
 use std::sync::Arc;
 use store_api::objstore::{Bucket, BucketConfig, BucketStore, IndexCache};
 
@@ -36,5 +38,7 @@ pub async fn run(args: StoreArgs) -> Result<(), String> {
         kind = ?config.kind,
         "store serving StoreAPI"
     );
-    super::serve::serve_store(store, &args.serve).await
+    let registry = metrics::registry();
+    metrics::register(&registry, BlockStoreMetrics::new(store.clone()));
+    super::serve::serve_store(store, registry, &args.serve).await
 }

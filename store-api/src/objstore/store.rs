@@ -61,6 +61,16 @@ impl BucketStore {
         &self.bucket
     }
 
+    pub fn cache(&self) -> &IndexCache {
+        &self.cache
+    }
+
+    /// Blocks served, and blocks that could not be loaded (retried at every sync).
+    pub fn block_counts(&self) -> (usize, usize) {
+        let set = self.snapshot();
+        (set.blocks.len(), set.failed.len())
+    }
+
     fn snapshot(&self) -> Arc<BlockSet> {
         match self.state.read() {
             Ok(state) => state.clone(),
