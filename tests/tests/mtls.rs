@@ -251,6 +251,12 @@ async fn mutual_tls_on_every_hop_and_refusals_that_name_the_certificate() {
         assert!(error.contains("UnknownCA"), "{addr}: {error}");
         let text = wait_for_log(log, "UnknownIssuer");
         assert!(text.contains("TLS handshake refused"), "{text}");
+        // A log written to a file is plain text: no terminal colour codes.
+        assert!(
+            !text.contains('\u{1b}'),
+            "colour codes in {}",
+            log.display()
+        );
     }
 
     // A gateway that trusts another CA: the sidecar is down, and says why.

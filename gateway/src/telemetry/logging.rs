@@ -1,5 +1,7 @@
-//! Logging setup: structured `tracing` logs to stderr, filtered by `--log.level` or `RUST_LOG`.
+//! Logging setup: structured `tracing` logs to stderr, filtered by `--log.level` or `RUST_LOG`;
+//! coloured only when stderr is a terminal (a log file or a collector gets plain text).
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 pub fn init_logging(level: &str) {
@@ -8,5 +10,6 @@ pub fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
