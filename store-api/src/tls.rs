@@ -103,24 +103,35 @@ impl ServerTls {
 }
 
 impl ClientTls {
-    /// The rustls config, announcing `alpn`.
+    /// The rustls config, announcing `alpn`. Servers' certificates are verified against the
+    /// configured server name where one is given, whatever name the connection was opened
+    /// with (an HTTP client opens it with the URL's host).
     pub fn config(&self, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, TlsError> {
         let provider = provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| error(Path::new("TLS"), e))?;
-        let builder = match &self.ca {
-            Some(ca) => {
-                let verifier = Reloading::new(vec![ca.clone()], {
-                    let (ca, provider) = (ca.clone(), provider.clone());
-                    move || server_verifier(Arc::new(roots(&ca)?), &provider, &ca)
-                })?;
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(ReloadingServerVerifier(verifier)))
-            }
-            None => builder.with_root_certificates(system_roots()),
+        let verifier = {
+            let (ca, provider) = (self.ca.clone(), provider.clone());
+            // The system's roots are read once; a CA file is re-read when it changes.
+            let files = ca.iter().cloned().collect();
+            Reloading::new(files, move || {
+                let (roots, source) = match &ca {
+                    Some(ca) => (roots(ca)?, ca.as_path()),
+                    None => (system_roots(), Path::new("system CA certificates")),
+                };
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| error(source, e))
+            })?
         };
+        let name = match &self.server_name {
+            Some(name) => Some(server_name(name)?),
+            None => None,
+        };
+        let builder = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ServerVerifier { verifier, name }));
         let mut config = match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
                 let identity = Reloading::new(vec![cert.clone(), key.clone()], {
@@ -169,16 +180,10 @@ impl fmt::Debug for TlsConnector {
 impl TlsConnector {
     /// Connects to `host:port` (no Nagle) and completes the handshake.
     pub async fn connect(&self, host: &str, port: u16) -> io::Result<client::TlsStream<TcpStream>> {
-        let name = self.server_name.as_deref().unwrap_or(host);
-        let name = name.trim_start_matches('[').trim_end_matches(']');
-        let name = ServerName::try_from(name.to_owned()).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{name:?} is not a TLS server name: {e}"),
-            )
-        })?;
-        let tcp =
-            TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port)).await?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = server_name(self.server_name.as_deref().unwrap_or(host))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let tcp = TcpStream::connect((host, port)).await?;
         tcp.set_nodelay(true)?;
         self.inner.connect(name, tcp).await
     }
@@ -302,14 +307,9 @@ fn system_roots() -> RootCertStore {
     roots
 }
 
-fn server_verifier(
-    roots: Arc<RootCertStore>,
-    provider: &Arc<CryptoProvider>,
-    ca: &Path,
-) -> Result<Arc<WebPkiServerVerifier>, TlsError> {
-    WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-        .build()
-        .map_err(|e| error(ca, e))
+fn server_name(name: &str) -> Result<ServerName<'static>, TlsError> {
+    ServerName::try_from(name.to_owned())
+        .map_err(|e| error(Path::new(name), format!("not a TLS server name: {e}")))
 }
 
 /// A value built from files, rebuilt when one of them changes (size or modification time).
@@ -454,10 +454,14 @@ impl ClientCertVerifier for ReloadingClientVerifier {
     }
 }
 
+/// Verifies servers against the current roots and, where configured, one server name.
 #[derive(Debug)]
-struct ReloadingServerVerifier(Reloading<Arc<WebPkiServerVerifier>>);
+struct ServerVerifier {
+    verifier: Reloading<Arc<WebPkiServerVerifier>>,
+    name: Option<ServerName<'static>>,
+}
 
-impl ServerCertVerifier for ReloadingServerVerifier {
+impl ServerCertVerifier for ServerVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -466,9 +470,10 @@ impl ServerCertVerifier for ReloadingServerVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.0
+        let name = self.name.as_ref().unwrap_or(server_name);
+        self.verifier
             .get()
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .verify_server_cert(end_entity, intermediates, name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -477,7 +482,9 @@ impl ServerCertVerifier for ReloadingServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.get().verify_tls12_signature(message, cert, dss)
+        self.verifier
+            .get()
+            .verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -486,10 +493,12 @@ impl ServerCertVerifier for ReloadingServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.get().verify_tls13_signature(message, cert, dss)
+        self.verifier
+            .get()
+            .verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.get().supported_verify_schemes()
+        self.verifier.get().supported_verify_schemes()
     }
 }
