@@ -8,6 +8,7 @@ pub mod encoding;
 pub mod error;
 pub mod labels;
 pub mod memory;
+pub mod net;
 pub mod objstore;
 pub mod server;
 pub mod sidecar;

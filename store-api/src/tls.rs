@@ -235,22 +235,11 @@ pub fn incoming(
     tokio::spawn(async move {
         loop {
             let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(err) => {
-                        // Out of file descriptors and the like: wait rather than spin.
-                        tracing::warn!(%err, "accepting a connection");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
+                accepted = crate::net::accept(&listener) => accepted,
                 () = tx.closed() => return,
             };
             let (tx, acceptor) = (tx.clone(), acceptor.clone());
             tokio::spawn(async move {
-                if let Err(err) = tcp.set_nodelay(true) {
-                    tracing::debug!(%err, "cannot set TCP_NODELAY");
-                }
                 match accept(&acceptor, tcp).await {
                     Ok(tls) => {
                         let _ = tx.send(Ok(tls)).await;

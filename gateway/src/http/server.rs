@@ -69,21 +69,9 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         let (stream, client) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: wait rather than spin.
-                    tracing::warn!(%error, "accepting a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
+            accepted = store_api::net::accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        if let Err(error) = stream.set_nodelay(true) {
-            // An answer in two segments would wait for the client's delayed ACK (40 ms).
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
         let service =
             router
                 .clone()
