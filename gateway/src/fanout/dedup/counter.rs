@@ -76,7 +76,8 @@ const GAP_EXTRA_DIVISOR: i64 = 2;
 const ANCHOR_SCAN_LIMIT: usize = 32;
 
 /// Merges `replicas` (the samples within the range); `read` holds the same replicas with
-/// whatever the stores sent around the range.
+/// whatever the stores sent around the range. True when one replica was the answer as it is
+/// (no switch).
 pub(super) fn merge(
     replicas: &[Replica<'_>],
     read: &[Replica<'_>],
@@ -84,12 +85,12 @@ pub(super) fn merge(
     (range_start, range_end): (i64, i64),
     out_ts: &mut Vec<i64>,
     out_vs: &mut Vec<f64>,
-) {
+) -> bool {
     let timing = Timing::of(replicas);
     if let Some(whole) = whole_replica(replicas, &timing, (range_start, range_end)) {
         out_ts.extend_from_slice(whole.timestamps);
         out_vs.extend_from_slice(whole.values);
-        return;
+        return true;
     }
     with_states::<Cursor, _>(replicas.len(), |cursors| {
         let mut start: Option<(i64, usize)> = None;
@@ -119,7 +120,15 @@ pub(super) fn merge(
         };
         while m.step(cursors) {}
     });
-    drop_surplus_round(read, &timing, (range_start, range_end), out_ts, out_vs);
+    drop_surplus_round(
+        replicas,
+        read,
+        &timing,
+        (range_start, range_end),
+        out_ts,
+        out_vs,
+    );
+    false
 }
 
 /// A read whose merge holds more samples than any replica's scrapes fit in it starts in a
@@ -129,6 +138,7 @@ pub(super) fn merge(
 /// back holds that round, and this one then holds what one scraper can. If none is, the
 /// round is seen by one replica only and stays, as does the last: it is the latest sample.
 fn drop_surplus_round(
+    replicas: &[Replica<'_>],
     read: &[Replica<'_>],
     timing: &Timing,
     (start, end): (i64, i64),
@@ -141,9 +151,9 @@ fn drop_surplus_round(
         return;
     }
     // Each replica's scrape times, continued over the read from its first sample in it.
-    let fits = read
+    let fits = replicas
         .iter()
-        .filter_map(|r| r.within((start, end)).timestamps.first().copied())
+        .filter_map(|r| r.timestamps.first().copied())
         .map(|f| (f - start).div_euclid(i) + (end - f).div_euclid(i) + 1)
         .max()
         .unwrap_or(0);

@@ -143,12 +143,23 @@ impl DedupAlgorithm {
             let typical = within.iter().map(Replica::len).max().unwrap_or(0);
             out_ts.reserve(typical);
             out_vs.reserve(typical);
-            match self {
-                Self::Penalty => penalty::merge(within, out_ts, out_vs),
-                Self::Chain => chain::merge(within, out_ts, out_vs),
+            let whole = match self {
+                Self::Penalty => {
+                    penalty::merge(within, out_ts, out_vs);
+                    false
+                }
+                Self::Chain => {
+                    chain::merge(within, out_ts, out_vs);
+                    false
+                }
                 Self::CounterAware => counter::merge(within, replicas, hint, range, out_ts, out_vs),
+            };
+            // One replica's samples as they are: no switch to count (the usual case).
+            if whole {
+                0
+            } else {
+                replica::switches(within, out_ts)
             }
-            replica::switches(within, out_ts)
         })
     }
 }
