@@ -29,6 +29,9 @@ if ! command -v s3s-fs >/dev/null; then
 fi
 s3s-fs --version
 
+# A fresh clone builds once: incremental caches would only double the disk the build takes.
+export CARGO_INCREMENTAL=0
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
