@@ -17,6 +17,20 @@ pub struct Cli {
     #[arg(long = "log.level", global = true, default_value = "info")]
     pub log_level: String,
 
+    /// A file with the tracing configuration (Thanos' shape: `type: OTLP` and its `config`);
+    /// traces are off without it.
+    #[arg(long = "tracing.config-file", global = true, value_name = "FILE")]
+    pub tracing_config_file: Option<PathBuf>,
+
+    /// The tracing configuration itself, instead of a file.
+    #[arg(
+        long = "tracing.config",
+        global = true,
+        value_name = "YAML",
+        conflicts_with = "tracing_config_file"
+    )]
+    pub tracing_config: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -339,6 +353,31 @@ pub struct StoreArgs {
     /// Memory for decoded postings and series, e.g. `250MB`, `1GiB` or bytes.
     #[arg(long = "index-cache-size", default_value = "250MB", value_parser = parse_size)]
     pub index_cache_size: u64,
+}
+
+impl Cli {
+    /// The tracing configuration, if one was given, read and validated.
+    pub fn tracing(&self) -> Result<Option<crate::telemetry::traces::TracingConfig>, String> {
+        let yaml = match (&self.tracing_config, &self.tracing_config_file) {
+            (Some(yaml), _) => yaml.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map_err(|e| format!("--tracing.config-file {}: {e}", file.display()))?,
+            (None, None) => return Ok(None),
+        };
+        let service = format!("panoptes-{}", self.command.name());
+        crate::telemetry::traces::TracingConfig::parse(&yaml, &service).map(Some)
+    }
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Query(_) => "query",
+            Command::Sidecar(_) => "sidecar",
+            Command::Store(_) => "store",
+            Command::Demo(_) => "demo",
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {

@@ -6,8 +6,19 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = gateway::cli::Cli::parse();
-    gateway::telemetry::init_logging(&cli.log_level);
-    match gateway::cli::run(cli).await {
+    let tracing = match cli.tracing().and_then(|c| c.map(|c| c.start()).transpose()) {
+        Ok(tracing) => tracing,
+        Err(err) => {
+            eprintln!("panoptes: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    gateway::telemetry::init_logging(&cli.log_level, tracing.as_ref());
+    let outcome = gateway::cli::run(cli).await;
+    if let Some(tracing) = tracing {
+        tracing.shutdown().await;
+    }
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err}");

@@ -8,6 +8,7 @@ use crate::store::{
     SeriesRequest, SeriesStream, Store, StoreInfo,
 };
 use crate::tls::TlsConnector;
+use crate::trace;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use hyper_util::rt::TokioIo;
 use panoptes_proto::thanos as pb;
@@ -181,7 +182,9 @@ impl Store for StoreClient {
         let mut stream = self
             .metadata
             .clone()
-            .metric_metadata(convert::metadata_request_to_pb(&request))
+            .metric_metadata(trace::grpc_request(convert::metadata_request_to_pb(
+                &request,
+            )))
             .await
             .map_err(|s| self.failed(s))?
             .into_inner();
@@ -200,7 +203,7 @@ impl Store for StoreClient {
         let response = self
             .info
             .clone()
-            .info(infopb::InfoRequest {})
+            .info(trace::grpc_request(infopb::InfoRequest {}))
             .await
             .map_err(|s| self.failed(s))?
             .into_inner();
@@ -211,7 +214,7 @@ impl Store for StoreClient {
         let responses = self
             .store
             .clone()
-            .series(convert::series_request_to_pb(&request))
+            .series(trace::grpc_request(convert::series_request_to_pb(&request)))
             .await
             .map_err(|s| self.failed(s))?
             .into_inner();
@@ -231,7 +234,9 @@ impl Store for StoreClient {
         let response = self
             .store
             .clone()
-            .label_names(convert::label_names_request_to_pb(&request))
+            .label_names(trace::grpc_request(convert::label_names_request_to_pb(
+                &request,
+            )))
             .await
             .map_err(|s| self.failed(s))?
             .into_inner();
@@ -245,7 +250,9 @@ impl Store for StoreClient {
         let response = self
             .store
             .clone()
-            .label_values(convert::label_values_request_to_pb(&request))
+            .label_values(trace::grpc_request(convert::label_values_request_to_pb(
+                &request,
+            )))
             .await
             .map_err(|s| self.failed(s))?
             .into_inner();

@@ -15,6 +15,7 @@ pub mod sidecar;
 pub mod store;
 pub mod text;
 pub mod tls;
+pub mod trace;
 
 pub use client::StoreClient;
 pub use error::StoreError;

@@ -2,6 +2,7 @@
 
 use crate::convert;
 use crate::store::Store;
+use crate::trace;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use panoptes_proto::thanos as pb;
@@ -10,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 /// Requests are small (matchers and a time range): a larger one is refused, not decoded
 /// (`--grpc-server-max-recv-msg-size`), and a client never sends one.
@@ -139,21 +141,25 @@ impl<S: Store> pb::store_server::Store for StoreService<S> {
         &self,
         request: Request<pb::SeriesRequest>,
     ) -> Result<Response<Self::SeriesStream>, Status> {
+        let span = trace::grpc_server_span("thanos.Store/Series", request.metadata());
         let request = convert::series_request_from_pb(request.into_inner())?;
-        let frames = self.store.series(request).await?;
+        let frames = self.store.series(request).instrument(span.clone()).await?;
         let responses = frames.map(|frame| match frame {
             Ok(frame) => Ok(convert::frame_to_pb(frame)),
             Err(err) => Err(Status::from(err)),
         });
-        Ok(Response::new(responses.boxed()))
+        Ok(Response::new(
+            trace::InSpan::new(responses.boxed(), span).boxed(),
+        ))
     }
 
     async fn label_names(
         &self,
         request: Request<pb::LabelNamesRequest>,
     ) -> Result<Response<pb::LabelNamesResponse>, Status> {
+        let span = trace::grpc_server_span("thanos.Store/LabelNames", request.metadata());
         let request = convert::label_names_request_from_pb(request.into_inner())?;
-        let answer = self.store.label_names(request).await?;
+        let answer = self.store.label_names(request).instrument(span).await?;
         Ok(Response::new(pb::LabelNamesResponse {
             names: answer.values,
             warnings: answer.warnings,
@@ -165,8 +171,9 @@ impl<S: Store> pb::store_server::Store for StoreService<S> {
         &self,
         request: Request<pb::LabelValuesRequest>,
     ) -> Result<Response<pb::LabelValuesResponse>, Status> {
+        let span = trace::grpc_server_span("thanos.Store/LabelValues", request.metadata());
         let request = convert::label_values_request_from_pb(request.into_inner())?;
-        let answer = self.store.label_values(request).await?;
+        let answer = self.store.label_values(request).instrument(span).await?;
         Ok(Response::new(pb::LabelValuesResponse {
             values: answer.values,
             warnings: answer.warnings,
@@ -184,8 +191,9 @@ impl<S: Store> pb::metadata_server::Metadata for StoreService<S> {
         request: Request<pb::MetricMetadataRequest>,
     ) -> Result<Response<Self::MetricMetadataStream>, Status> {
         use pb::metric_metadata_response::Result as R;
+        let span = trace::grpc_server_span("thanos.Metadata/MetricMetadata", request.metadata());
         let request = convert::metadata_request_from_pb(request.into_inner());
-        let answer = self.store.metric_metadata(request).await?;
+        let answer = self.store.metric_metadata(request).instrument(span).await?;
         let warnings = answer.warnings.clone();
         let frames: Vec<Result<pb::MetricMetadataResponse, Status>> =
             std::iter::once(R::Metadata(convert::metadata_to_pb(answer)))

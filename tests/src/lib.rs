@@ -15,6 +15,7 @@ pub mod data;
 pub mod faults;
 pub mod live_pair;
 pub mod net;
+pub mod otlp;
 pub mod phased_pair;
 pub mod process;
 pub mod prometheus;

@@ -14,6 +14,7 @@ use store_api::{
     Labels, PartialResponse, SeriesData, SeriesFrame, SeriesRequest, Store, StoreError, StoreInfo,
 };
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Frames buffered per endpoint before its reader waits for the merge.
 const CHANNEL_FRAMES: usize = 16;
@@ -88,13 +89,22 @@ impl Merger {
             .map(|((endpoint, info), member)| {
                 let (sender, receiver) = mpsc::channel(CHANNEL_FRAMES);
                 let address: Arc<str> = Arc::from(endpoint.address.as_str());
-                tokio::spawn(read_endpoint(
-                    endpoint,
-                    info.supports_without_replica_labels,
-                    member,
-                    options.clone(),
-                    sender,
-                ));
+                // The reader runs in its own task: its span names the query's as parent.
+                let span = tracing::info_span!(
+                    "endpoint.series",
+                    otel.name = "Series",
+                    endpoint = %endpoint.address
+                );
+                tokio::spawn(
+                    read_endpoint(
+                        endpoint,
+                        info.supports_without_replica_labels,
+                        member,
+                        options.clone(),
+                        sender,
+                    )
+                    .instrument(span),
+                );
                 EndpointStream {
                     address,
                     receiver,

@@ -12,6 +12,7 @@ use store_api::{
     LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, Matcher, MetadataRequest,
     MetadataResponse, PartialResponse, SeriesRequest, Store, StoreClient, StoreError,
 };
+use tracing::Instrument;
 
 /// What one endpoint's call came to.
 enum Called<T> {
@@ -72,6 +73,12 @@ impl FanoutStorage {
             .map(|((endpoint, _), member)| {
                 let call = call(endpoint.client.clone());
                 let grace = hedge::grace(endpoint, config.replica_grace);
+                let span = tracing::info_span!(
+                    "endpoint.call",
+                    otel.name = api.label(),
+                    endpoint = %endpoint.address
+                );
+                let call = call.instrument(span);
                 async move {
                     let started = tokio::time::Instant::now();
                     let called = match hedge::wait(call, deadline, member.as_ref(), grace).await {

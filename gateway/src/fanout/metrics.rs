@@ -48,7 +48,7 @@ const OUTCOMES: [Outcome; 4] = [
 ];
 
 impl Api {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Api::Series => "series",
             Api::LabelNames => "label_names",

@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store_api::Matcher;
+use tracing::Instrument;
 
 type Shared = State<Arc<AppState>>;
 
@@ -226,7 +227,10 @@ async fn execute(
 ) -> ApiResult {
     let started = Instant::now();
     let mut timings = Timings::default();
-    let result = evaluate(state, p, evaluation, &mut timings).await;
+    let span = tracing::info_span!("query", query = evaluation.query);
+    let result = evaluate(state, p, evaluation, &mut timings)
+        .instrument(span)
+        .await;
     timings.total = started.elapsed();
     let error = result.as_ref().err().map(|e| e.message.as_str());
     state.query_log.record(&Entry {
@@ -273,7 +277,7 @@ async fn evaluate(
     timings.eval = started.elapsed();
     let result = result?;
     let encoding = Instant::now();
-    let json = json::query_data(&result.value);
+    let json = tracing::info_span!("encode").in_scope(|| json::query_data(&result.value));
     let metrics = &state.metrics;
     metrics.query_phases(admitted.waited, result.phases, encoding.elapsed());
     Ok(ApiData {

@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 pub struct HttpMetrics {
     requests: IntCounterVec,
@@ -109,7 +110,8 @@ impl HttpMetrics {
     }
 }
 
-/// Middleware: counts and times every request.
+/// Middleware: counts, times and traces every request (its span follows the caller's
+/// `traceparent`).
 pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let handler = request
         .extensions()
@@ -122,7 +124,8 @@ pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: N
     let in_flight = metrics.in_flight.with_label_values(&labels);
     in_flight.inc();
     let started = Instant::now();
-    let response = next.run(request).await;
+    let span = store_api::trace::http_server_span(&method, &handler, request.headers());
+    let response = next.run(request).instrument(span).await;
     metrics
         .durations
         .with_label_values(&labels)

@@ -22,6 +22,7 @@ use logical::{Expr, ValueType};
 use planner::Planner;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// A range query may have this many steps after its first (11,001 points), as in Prometheus.
 const MAX_STEPS: i64 = 11_000;
@@ -116,7 +117,7 @@ impl Engine {
         time_ms: i64,
     ) -> Result<QueryResult, EngineError> {
         let mut clock = PhaseClock::start();
-        let expr = self.plan(query, 0, 0)?;
+        let expr = tracing::info_span!("parse").in_scope(|| self.plan(query, 0, 0))?;
         clock.parsed();
         let ctx = QueryContext::new(Arc::new(self.options.clone()), time_ms, time_ms, None);
         let planner = Planner::new(ctx.clone(), storage);
@@ -127,7 +128,10 @@ impl Engine {
                 s: s.clone(),
             },
             Expr::Matrix { selector, range_ms } => {
-                let source = planner.range_source(selector, *range_ms, steps).await?;
+                let source = planner
+                    .range_source(selector, *range_ms, steps)
+                    .instrument(tracing::info_span!("fetch"))
+                    .await?;
                 clock.fetched();
                 Value::Matrix(window_points(source, time_ms))
             }
@@ -139,14 +143,20 @@ impl Engine {
             } => {
                 let source = planner
                     .subquery_source(expr, *range_ms, *step_ms, time, steps)
+                    .instrument(tracing::info_span!("fetch"))
                     .await?;
                 clock.fetched();
                 Value::Matrix(window_points(source, time_ms))
             }
             _ => {
-                let op = planner.build(&expr, steps).await?;
+                let op = planner
+                    .build(&expr, steps)
+                    .instrument(tracing::info_span!("fetch"))
+                    .await?;
                 clock.fetched();
-                let matrix = evaluate(&ctx, op).await?;
+                let matrix = evaluate(&ctx, op)
+                    .instrument(tracing::info_span!("eval"))
+                    .await?;
                 if expr.value_type() == ValueType::Scalar {
                     Value::Scalar {
                         t: time_ms,
@@ -182,7 +192,8 @@ impl Engine {
             step: step_ms,
         };
         let mut clock = PhaseClock::start();
-        let expr = self.plan(query, step_ms, end_ms.saturating_sub(start_ms))?;
+        let expr = tracing::info_span!("parse")
+            .in_scope(|| self.plan(query, step_ms, end_ms.saturating_sub(start_ms)))?;
         clock.parsed();
         match expr.value_type() {
             ValueType::Scalar | ValueType::Vector => {}
@@ -203,9 +214,14 @@ impl Engine {
             Some(step_ms),
         );
         let planner = Planner::new(ctx.clone(), storage);
-        let op = planner.build(&expr, steps).await?;
+        let op = planner
+            .build(&expr, steps)
+            .instrument(tracing::info_span!("fetch"))
+            .await?;
         clock.fetched();
-        let matrix = evaluate(&ctx, op).await?;
+        let matrix = evaluate(&ctx, op)
+            .instrument(tracing::info_span!("eval"))
+            .await?;
         let value = Value::Matrix(result::range_matrix(matrix)?);
         Ok(self.finish(value, &planner, &ctx, clock.evaluated()))
     }

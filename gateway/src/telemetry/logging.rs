@@ -1,15 +1,27 @@
 //! Logging setup: structured `tracing` logs to stderr, filtered by `--log.level` or `RUST_LOG`;
-//! coloured only when stderr is a terminal (a log file or a collector gets plain text).
+//! coloured only when stderr is a terminal (a log file or a collector gets plain text). Where
+//! traces are exported, the same spans also feed the exporter, filtered apart from the logs.
 
+use crate::telemetry::traces::Tracing;
 use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-pub fn init_logging(level: &str) {
+pub fn init_logging(level: &str, tracing: Option<&Tracing>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    // A second initialisation (tests running several commands) is harmless: keep the first.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter);
+    // Panoptes' own spans, whatever the log level: a quiet log still gives whole traces.
+    let traces = tracing.map(|t| {
+        t.layer()
+            .with_filter(EnvFilter::new("warn,gateway=info,store_api=info"))
+    });
+    // A second initialisation (tests running several commands) is harmless: keep the first.
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
         .try_init();
 }

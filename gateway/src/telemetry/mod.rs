@@ -1,5 +1,5 @@
-//! What a Panoptes process tells its operator: structured logs (`logging`) and self-metrics
-//! (`metrics`), among them the StoreAPI a process serves (`storeapi`) and the block store's
+//! What a Panoptes process tells its operator: structured logs (`logging`), traces (`traces`)
+//! and self-metrics (`metrics`), among them the StoreAPI a process serves (`storeapi`) and the block store's
 //! bucket and index cache (`blockstore`). Components define their own metrics beside their
 //! code and register them in the process' registry.
 
@@ -7,5 +7,6 @@ pub mod blockstore;
 mod logging;
 pub mod metrics;
 pub mod storeapi;
+pub mod traces;
 
 pub use logging::init_logging;

@@ -8,11 +8,13 @@ use crate::error::StoreError;
 use crate::labels::{Labels, MatchOp, Matcher};
 use crate::store::{Meta, MetadataResponse};
 use crate::text::go_quote;
+use crate::trace;
 use panoptes_proto::prometheus as prompb;
 use prost::Message;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tracing::Instrument;
 
 const STREAMED_CONTENT_TYPE: &str =
     "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
@@ -260,10 +262,14 @@ impl PrometheusClient {
         what: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, StoreError> {
+        // Prometheus traces its handlers too: its spans join the caller's trace.
+        let span = tracing::info_span!("prometheus.request", otel.name = what);
+        let traced = request.headers(span.in_scope(trace::http_headers));
         let response = self
             .config
-            .authorize(request)?
+            .authorize(traced)?
             .send()
+            .instrument(span)
             .await
             .map_err(|e| self.unavailable(what, error_chain(&e.without_url())))?;
         let status = response.status();
