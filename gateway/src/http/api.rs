@@ -94,6 +94,7 @@ async fn admitted_engine(state: &AppState, p: &Params) -> Result<(Engine, Admitt
             options.lookback_delta_ms = ms;
         }
     }
+    options.per_step_stats = p.get("stats") == Some("all");
     Ok((Engine::new(options), admitted))
 }
 
@@ -277,7 +278,16 @@ async fn evaluate(
     timings.eval = started.elapsed();
     let result = result?;
     let encoding = Instant::now();
-    let json = tracing::info_span!("encode").in_scope(|| json::query_data(&result.value));
+    let stats = p
+        .get("stats")
+        .filter(|s| !s.is_empty())
+        .map(|_| json::QueryStats {
+            queue: admitted.waited,
+            phases: result.phases,
+            samples: result.samples.clone(),
+        });
+    let json =
+        tracing::info_span!("encode").in_scope(|| json::query_data(&result.value, stats.as_ref()));
     let metrics = &state.metrics;
     metrics.query_phases(admitted.waited, result.phases, encoding.elapsed());
     Ok(ApiData {

@@ -3,7 +3,7 @@
 //! strings).
 
 use crate::promql::functions::format::{push_go_f, push_integer};
-use crate::promql::{InstantSample, RangeSeries, Value};
+use crate::promql::{InstantSample, Phases, RangeSeries, SampleSummary, Value};
 use store_api::Labels;
 
 /// A JSON string literal.
@@ -121,7 +121,7 @@ fn push_matrix(out: &mut String, series: &[RangeSeries]) {
 }
 
 /// `{"resultType": ..., "result": ...}`.
-pub fn query_data(value: &Value) -> String {
+pub fn query_data(value: &Value, stats: Option<&QueryStats>) -> String {
     let mut out = String::from("{\"resultType\":\"");
     out.push_str(value.type_name());
     out.push_str("\",\"result\":");
@@ -143,8 +143,57 @@ pub fn query_data(value: &Value) -> String {
         Value::Vector(samples) => push_vector(&mut out, samples),
         Value::Matrix(series) => push_matrix(&mut out, series),
     }
+    if let Some(stats) = stats {
+        out.push_str(",\"stats\":");
+        out.push_str(&stats.to_json());
+    }
     out.push('}');
     out
+}
+
+/// Prometheus' `stats` object (`stats=<any>`; per step with `stats=all`): its timings in
+/// seconds, mapped from the gateway's phases, and the samples read.
+#[derive(Debug)]
+pub struct QueryStats {
+    pub queue: std::time::Duration,
+    pub phases: crate::promql::Phases,
+    pub samples: SampleSummary,
+}
+
+impl QueryStats {
+    fn to_json(&self) -> String {
+        let Phases { parse, fetch, eval } = self.phases;
+        let mut samples = serde_json::Map::new();
+        if let Some(per_step) = &self.samples.per_step {
+            let points: Vec<serde_json::Value> = per_step
+                .iter()
+                .map(|&(t, n)| {
+                    let mut seconds = String::new();
+                    push_float_seconds(&mut seconds, t);
+                    let seconds: serde_json::Number = seconds
+                        .parse()
+                        .unwrap_or_else(|_| serde_json::Number::from(0));
+                    serde_json::json!([seconds, n])
+                })
+                .collect();
+            samples.insert("totalQueryableSamplesPerStep".into(), points.into());
+        }
+        samples.insert("totalQueryableSamples".into(), self.samples.total.into());
+        samples.insert("peakSamples".into(), self.samples.peak.into());
+        serde_json::json!({
+            "timings": {
+                // Preparation is fetching the selectors' series; evaluation runs operators.
+                "evalTotalTime": (fetch + eval).as_secs_f64(),
+                "resultSortTime": 0.0,
+                "queryPreparationTime": fetch.as_secs_f64(),
+                "innerEvalTime": eval.as_secs_f64(),
+                "execQueueTime": self.queue.as_secs_f64(),
+                "execTotalTime": (self.queue + parse + fetch + eval).as_secs_f64(),
+            },
+            "samples": samples,
+        })
+        .to_string()
+    }
 }
 
 /// A JSON array of strings.

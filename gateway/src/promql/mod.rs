@@ -14,6 +14,7 @@ pub mod syntax;
 pub mod value;
 
 pub use error::EngineError;
+pub use exec::SampleSummary;
 pub use storage::{SelectRequest, SelectResult, SeriesSamples, Storage, StoreStorage};
 pub use value::{InstantSample, Phases, QueryResult, RangeSeries, Value};
 
@@ -45,6 +46,8 @@ pub struct EngineOptions {
     /// drops it (`--enable-feature=promql-delayed-name-removal`; off in Prometheus 3.5, on
     /// in its test scripts).
     pub delayed_name_removal: bool,
+    /// Count the samples read at every step, not only in total (`stats=all`).
+    pub per_step_stats: bool,
 }
 
 impl Default for EngineOptions {
@@ -56,6 +59,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             default_subquery_step_ms: 60 * 1000,
             delayed_name_removal: false,
+            per_step_stats: false,
         }
     }
 }
@@ -133,7 +137,11 @@ impl Engine {
                     .instrument(tracing::info_span!("fetch"))
                     .await?;
                 clock.fetched();
-                Value::Matrix(window_points(source, time_ms))
+                let points = window_points(source, time_ms);
+                ctx.stats.start_counting();
+                let read = points.iter().map(|s| s.points.len() as u64).sum();
+                ctx.stats.add_at(time_ms, read);
+                Value::Matrix(points)
             }
             Expr::Subquery {
                 expr,
@@ -141,6 +149,8 @@ impl Engine {
                 step_ms,
                 time,
             } => {
+                // Its inner evaluation is the query's: its samples count (in the total).
+                ctx.stats.start_counting();
                 let source = planner
                     .subquery_source(expr, *range_ms, *step_ms, time, steps)
                     .instrument(tracing::info_span!("fetch"))
@@ -154,6 +164,7 @@ impl Engine {
                     .instrument(tracing::info_span!("fetch"))
                     .await?;
                 clock.fetched();
+                ctx.stats.start_counting();
                 let matrix = evaluate(&ctx, op)
                     .instrument(tracing::info_span!("eval"))
                     .await?;
@@ -219,6 +230,7 @@ impl Engine {
             .instrument(tracing::info_span!("fetch"))
             .await?;
         clock.fetched();
+        ctx.stats.start_counting();
         let matrix = evaluate(&ctx, op)
             .instrument(tracing::info_span!("eval"))
             .await?;
@@ -258,6 +270,7 @@ impl Engine {
             warnings,
             infos: annotations.infos,
             phases,
+            samples: ctx.stats.summary(),
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct QueryResult {
     pub infos: Vec<String>,
     /// Where the query's time went.
     pub phases: Phases,
+    /// The samples it read (`stats` in the API).
+    pub samples: crate::promql::exec::SampleSummary,
 }
 
 /// Where a query's time went.

@@ -972,6 +972,7 @@ mod tests {
                 warnings: self.warnings.clone(),
                 infos: vec![],
                 phases: Default::default(),
+                samples: Default::default(),
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use super::super::EngineOptions;
 use super::super::error::EngineError;
-use super::{BATCH_STEPS, Batch, StepVector};
+use super::{BATCH_STEPS, Batch, SampleStats, StepVector};
 use crate::promql::functions::Annotations;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -70,6 +70,8 @@ pub struct QueryContext {
     /// Series selected so far, over every selector.
     series: Arc<AtomicUsize>,
     annotations: Arc<Mutex<Annotations>>,
+    /// The samples read, for the answer's `stats`.
+    pub stats: Arc<SampleStats>,
 }
 
 impl QueryContext {
@@ -80,6 +82,12 @@ impl QueryContext {
         query_step: Option<i64>,
     ) -> Self {
         let deadline = Instant::now() + options.timeout;
+        let stats = SampleStats::new(
+            query_start,
+            query_end,
+            query_step.unwrap_or(1),
+            options.per_step_stats,
+        );
         Self {
             options,
             query_start,
@@ -91,6 +99,7 @@ impl QueryContext {
             samples: Arc::new(AtomicUsize::new(0)),
             series: Arc::new(AtomicUsize::new(0)),
             annotations: Arc::new(Mutex::new(Annotations::default())),
+            stats: Arc::new(stats),
         }
     }
 
@@ -129,6 +138,7 @@ impl QueryContext {
         if total > self.options.max_samples {
             return Err(crate::promql::storage::too_many_samples());
         }
+        self.stats.note_held(total);
         Ok(())
     }
 

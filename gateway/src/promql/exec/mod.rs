@@ -10,11 +10,13 @@ pub mod info;
 mod literal;
 pub mod range;
 pub mod scan;
+pub mod stats;
 pub mod subquery;
 
 pub use context::{QueryContext, Steps};
 pub use literal::{NumberOp, StepTimeOp};
 pub use range::RangeSource;
+pub use stats::{SampleStats, SampleSummary};
 pub use subquery::evaluate_matrix;
 
 use super::error::EngineError;

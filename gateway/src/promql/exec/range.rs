@@ -144,6 +144,8 @@ impl RangeFunctionOp {
         let mut annotations = ctx.annotations();
         let lookback = self.ctx.options.lookback_delta_ms;
         let smoothed = self.source.extension == Some(Extension::Smoothed);
+        // Samples in the batch's non-empty windows, per step (`stats`).
+        let mut read = vec![0u64; batch.len()];
         for id in 0..self.source.series.len() {
             let ts = &self.source.timestamps[id];
             let vs = &self.source.values[id];
@@ -154,7 +156,7 @@ impl RangeFunctionOp {
                 .map_or(&[][..], Vec::as_slice);
             let labels = &self.source.series[id].labels;
             let (mut lo, mut hi) = self.windows[id];
-            for (out, step_args) in batch.iter_mut().zip(args) {
+            for ((out, step_args), read) in batch.iter_mut().zip(args).zip(&mut read) {
                 let t = out.t;
                 let te = self.source.time.at(t);
                 let range_start = te.saturating_sub(self.source.range_ms);
@@ -172,6 +174,7 @@ impl RangeFunctionOp {
                 } else {
                     (lo, hi)
                 };
+                *read += (to - from) as u64;
                 let window = Window::new(&ts[from..to], &vs[from..to], range_start, te)
                     .at(t)
                     .with_position(self.pos)
@@ -194,6 +197,9 @@ impl RangeFunctionOp {
                 }
             }
             self.windows[id] = (lo, hi);
+        }
+        for (out, read) in batch.iter().zip(read) {
+            ctx.stats.add_at(out.t, read);
         }
         Ok(())
     }

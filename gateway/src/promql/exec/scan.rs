@@ -144,6 +144,9 @@ impl Operator for VectorScan {
         } else {
             self.fill::<false>(&mut batch);
         }
+        for step in &batch {
+            self.ctx.stats.add_at(step.t, step.len() as u64);
+        }
         Ok(Some(batch))
     }
 }
