@@ -14,6 +14,7 @@ pub mod compare;
 pub mod data;
 pub mod faults;
 pub mod live_pair;
+pub mod load;
 pub mod net;
 pub mod otlp;
 pub mod phased_pair;

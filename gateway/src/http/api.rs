@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::admission::Admitted;
-use super::envelope::{ApiData, ApiError, ApiResult, respond};
+use super::envelope::{ApiData, ApiError, ApiResult, Data, respond};
 use super::json;
 use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
 use super::query_log::{Entry, Timings};
@@ -277,7 +277,6 @@ async fn evaluate(
     };
     timings.eval = started.elapsed();
     let result = result?;
-    let encoding = Instant::now();
     let stats = p
         .get("stats")
         .filter(|s| !s.is_empty())
@@ -286,12 +285,11 @@ async fn evaluate(
             phases: result.phases,
             samples: result.samples.clone(),
         });
-    let json =
-        tracing::info_span!("encode").in_scope(|| json::query_data(&result.value, stats.as_ref()));
     let metrics = &state.metrics;
-    metrics.query_phases(admitted.waited, result.phases, encoding.elapsed());
+    metrics.query_phases(admitted.waited, result.phases);
+    let body = json::QueryBody::new(result.value, stats, Some(metrics.encode_phase()));
     Ok(ApiData {
-        json,
+        data: Data::Query(body),
         warnings: result.warnings,
         infos: result.infos,
     })
@@ -357,7 +355,7 @@ async fn run_labels(state: &AppState, p: Params, name: Option<String>) -> ApiRes
         warnings.push("results truncated due to limit".into());
     }
     Ok(ApiData {
-        json: json::string_array(&values),
+        data: Data::Json(json::string_array(&values)),
         warnings,
         infos: Vec::new(),
     })
@@ -497,7 +495,7 @@ async fn run_series(state: &AppState, p: Params) -> ApiResult {
     }
     out.push(']');
     Ok(ApiData {
-        json: out,
+        data: Data::Json(out),
         warnings,
         infos: Vec::new(),
     })
@@ -644,7 +642,7 @@ async fn run_metadata(state: &AppState, p: Params) -> ApiResult {
     }
     out.push('}');
     Ok(ApiData {
-        json: out,
+        data: Data::Json(out),
         warnings: answer.warnings,
         infos: Vec::new(),
     })

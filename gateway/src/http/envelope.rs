@@ -100,20 +100,35 @@ impl From<store_api::StoreError> for ApiError {
     }
 }
 
-/// A successful answer: `data` already encoded as JSON, plus annotations.
-#[derive(Debug, Default)]
+/// A successful answer's `data`, plus annotations.
 pub struct ApiData {
-    pub json: String,
+    pub data: Data,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+}
+
+/// `data`: small answers already encoded; a query's result encoded as it is sent.
+pub enum Data {
+    Json(String),
+    Query(super::json::QueryBody),
 }
 
 impl ApiData {
     pub fn new(json: String) -> Self {
         Self {
-            json,
-            ..Default::default()
+            data: Data::Json(json),
+            warnings: Vec::new(),
+            infos: Vec::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for ApiData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiData")
+            .field("warnings", &self.warnings)
+            .field("infos", &self.infos)
+            .finish_non_exhaustive()
     }
 }
 
@@ -147,14 +162,33 @@ fn push_strings(out: &mut String, key: &str, values: &[String]) {
 /// Wraps a handler's result in the envelope.
 pub fn respond(result: ApiResult) -> Response {
     match result {
-        Ok(data) => {
-            let mut body = String::with_capacity(data.json.len() + 64);
-            body.push_str("{\"status\":\"success\",\"data\":");
-            body.push_str(&data.json);
-            push_strings(&mut body, "warnings", &data.warnings);
-            push_strings(&mut body, "infos", &data.infos);
-            body.push('}');
-            json_response(StatusCode::OK, body)
+        Ok(ApiData {
+            data,
+            warnings,
+            infos,
+        }) => {
+            const HEAD: &str = "{\"status\":\"success\",\"data\":";
+            let mut tail = String::new();
+            push_strings(&mut tail, "warnings", &warnings);
+            push_strings(&mut tail, "infos", &infos);
+            tail.push('}');
+            match data {
+                Data::Json(json) => json_response(StatusCode::OK, [HEAD, &json, &tail].concat()),
+                Data::Query(body) => {
+                    let chunks = std::iter::once(HEAD.to_string())
+                        .chain(body)
+                        .chain(std::iter::once(tail))
+                        .map(Ok::<_, std::convert::Infallible>);
+                    let mut response =
+                        axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+                            .into_response();
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    response
+                }
+            }
         }
         Err(err) => {
             let mut body = String::from("{\"status\":\"error\",\"errorType\":\"");

@@ -85,70 +85,140 @@ fn push_point(out: &mut String, t: i64, v: f64) {
     out.push(']');
 }
 
-fn push_vector(out: &mut String, samples: &[InstantSample]) {
-    out.push('[');
-    for (i, s) in samples.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"metric\":");
-        push_labels(out, &s.labels);
-        out.push_str(",\"value\":");
-        push_point(out, s.t, s.v);
-        out.push('}');
-    }
-    out.push(']');
-}
-
-fn push_matrix(out: &mut String, series: &[RangeSeries]) {
-    out.push('[');
-    for (i, s) in series.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"metric\":");
-        push_labels(out, &s.labels);
-        out.push_str(",\"values\":[");
-        for (j, &(t, v)) in s.points.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            push_point(out, t, v);
-        }
-        out.push_str("]}");
-    }
-    out.push(']');
-}
-
-/// `{"resultType": ..., "result": ...}`.
-pub fn query_data(value: &Value, stats: Option<&QueryStats>) -> String {
-    let mut out = String::from("{\"resultType\":\"");
-    out.push_str(value.type_name());
-    out.push_str("\",\"result\":");
-    match value {
-        Value::Scalar { t, v } => {
-            out.push('[');
-            push_float_seconds(&mut out, *t);
-            out.push(',');
-            push_value(&mut out, *v);
-            out.push(']');
-        }
-        Value::String { t, s } => {
-            out.push('[');
-            push_float_seconds(&mut out, *t);
-            out.push(',');
-            push_str(&mut out, s);
-            out.push(']');
-        }
-        Value::Vector(samples) => push_vector(&mut out, samples),
-        Value::Matrix(series) => push_matrix(&mut out, series),
-    }
-    if let Some(stats) = stats {
-        out.push_str(",\"stats\":");
-        out.push_str(&stats.to_json());
-    }
+fn push_instant_sample(out: &mut String, s: &InstantSample) {
+    out.push_str("{\"metric\":");
+    push_labels(out, &s.labels);
+    out.push_str(",\"value\":");
+    push_point(out, s.t, s.v);
     out.push('}');
-    out
+}
+
+fn push_range_series(out: &mut String, s: &RangeSeries) {
+    out.push_str("{\"metric\":");
+    push_labels(out, &s.labels);
+    out.push_str(",\"values\":[");
+    for (j, &(t, v)) in s.points.iter().enumerate() {
+        if j > 0 {
+            out.push(',');
+        }
+        push_point(out, t, v);
+    }
+    out.push_str("]}");
+}
+
+/// How much text a query's answer is encoded in before it is handed to the connection.
+const CHUNK_BYTES: usize = 64 << 10;
+
+/// A query's `data` (`{"resultType": ..., "result": ..., "stats": ...}`), encoded a chunk at a
+/// time as the connection takes it: a slow reader holds the result and one chunk of its text,
+/// never the whole answer's text beside it.
+pub struct QueryBody {
+    value: Value,
+    stats: Option<QueryStats>,
+    /// The next result element to encode; `None` once the closing brace is out.
+    next: Option<usize>,
+    /// Time spent encoding, observed once the body is complete.
+    encoding: std::time::Duration,
+    encode_phase: Option<prometheus::Histogram>,
+    span: tracing::Span,
+}
+
+impl QueryBody {
+    /// `encode_phase` observes the whole encoding time at the end.
+    pub fn new(
+        value: Value,
+        stats: Option<QueryStats>,
+        encode_phase: Option<prometheus::Histogram>,
+    ) -> Self {
+        Self {
+            value,
+            stats,
+            next: Some(0),
+            encoding: std::time::Duration::ZERO,
+            encode_phase,
+            span: tracing::info_span!("encode"),
+        }
+    }
+
+    /// Appends up to a chunk of result elements from `*next`; true at the last one.
+    fn push_elements(&self, out: &mut String, next: &mut usize) -> bool {
+        match &self.value {
+            Value::Scalar { t, v } => {
+                out.push('[');
+                push_float_seconds(out, *t);
+                out.push(',');
+                push_value(out, *v);
+                out.push(']');
+                true
+            }
+            Value::String { t, s } => {
+                out.push('[');
+                push_float_seconds(out, *t);
+                out.push(',');
+                push_str(out, s);
+                out.push(']');
+                true
+            }
+            Value::Vector(samples) => push_list(out, samples, next, push_instant_sample),
+            Value::Matrix(series) => push_list(out, series, next, push_range_series),
+        }
+    }
+}
+
+/// Appends `items` from `*next` (opening and closing the list at its ends) until a chunk is
+/// full; true once the list is closed.
+fn push_list<T>(
+    out: &mut String,
+    items: &[T],
+    next: &mut usize,
+    push: fn(&mut String, &T),
+) -> bool {
+    if *next == 0 {
+        out.push('[');
+    }
+    while *next < items.len() && out.len() < CHUNK_BYTES {
+        if *next > 0 {
+            out.push(',');
+        }
+        push(out, &items[*next]);
+        *next += 1;
+    }
+    let done = *next == items.len();
+    if done {
+        out.push(']');
+    }
+    done
+}
+
+impl Iterator for QueryBody {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let mut next = self.next?;
+        let _entered = self.span.clone().entered();
+        let started = std::time::Instant::now();
+        let mut out = String::with_capacity(CHUNK_BYTES + 4096);
+        if next == 0 {
+            out.push_str("{\"resultType\":\"");
+            out.push_str(self.value.type_name());
+            out.push_str("\",\"result\":");
+        }
+        let done = self.push_elements(&mut out, &mut next);
+        self.next = Some(next);
+        if done {
+            if let Some(stats) = &self.stats {
+                out.push_str(",\"stats\":");
+                out.push_str(&stats.to_json());
+            }
+            out.push('}');
+            self.next = None;
+        }
+        self.encoding += started.elapsed();
+        if done && let Some(phase) = self.encode_phase.take() {
+            phase.observe(self.encoding.as_secs_f64());
+        }
+        Some(out)
+    }
 }
 
 /// Prometheus' `stats` object (`stats=<any>`; per step with `stats=all`): its timings in
@@ -231,6 +301,40 @@ mod tests {
         push_value(&mut v, 1e6);
         push_value(&mut v, 0.1);
         assert_eq!(v, "\"+Inf\"\"1000000\"\"0.1\"");
+    }
+
+    #[test]
+    fn a_large_result_is_encoded_in_bounded_chunks() {
+        let series: Vec<RangeSeries> = (0..2000)
+            .map(|i| RangeSeries {
+                labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]),
+                points: (0..100).map(|t| (t * 15_000, t as f64)).collect(),
+            })
+            .collect();
+        let chunks: Vec<String> = QueryBody::new(Value::Matrix(series), None, None).collect();
+        assert!(chunks.len() > 10, "{} chunks", chunks.len());
+        assert!(chunks.iter().all(|c| c.len() < CHUNK_BYTES + 8192));
+        let parsed: serde_json::Value = serde_json::from_str(&chunks.concat()).unwrap();
+        assert_eq!(parsed["resultType"], "matrix");
+        assert_eq!(parsed["result"].as_array().unwrap().len(), 2000);
+        assert_eq!(
+            parsed["result"][1999],
+            serde_json::json!({"metric": {"__name__": "m", "i": "1999"},
+                "values": (0..100).map(|t| serde_json::json!([t * 15, t.to_string()])).collect::<Vec<_>>()})
+        );
+    }
+
+    #[test]
+    fn small_results_are_one_chunk() {
+        let encoded = |value| QueryBody::new(value, None, None).collect::<Vec<_>>();
+        assert_eq!(
+            encoded(Value::Vector(Vec::new())),
+            ["{\"resultType\":\"vector\",\"result\":[]}"]
+        );
+        assert_eq!(
+            encoded(Value::Scalar { t: 1_500, v: 2.0 }),
+            ["{\"resultType\":\"scalar\",\"result\":[1.5,\"2\"]}"]
+        );
     }
 
     #[test]

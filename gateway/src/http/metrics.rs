@@ -90,19 +90,24 @@ impl HttpMetrics {
         metrics
     }
 
-    /// One answered query's phases.
-    pub fn query_phases(&self, queue: Duration, phases: Phases, encode: Duration) {
+    /// One answered query's phases up to its result (encoding is observed by the body as it
+    /// is sent: [`Self::encode_phase`]).
+    pub fn query_phases(&self, queue: Duration, phases: Phases) {
         for (phase, took) in [
             ("queue", queue),
             ("parse", phases.parse),
             ("fetch", phases.fetch),
             ("eval", phases.eval),
-            ("encode", encode),
         ] {
             self.phases
                 .with_label_values(&[phase])
                 .observe(took.as_secs_f64());
         }
+    }
+
+    /// The histogram of the time spent encoding answers.
+    pub fn encode_phase(&self) -> prometheus::Histogram {
+        self.phases.with_label_values(&["encode"])
     }
 
     pub fn federate_answered(&self, outcome: FederateOutcome) {

@@ -10,47 +10,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a harness: failing loudly is the point
 
 use futures_util::future::join_all;
-use panoptes_tests::net::free_addr;
-use panoptes_tests::process::{Panoptes, panoptes_binary_in};
-use std::sync::Arc;
+use panoptes_tests::load::{HOURS, SERIES, gateway_over_store, memory};
 use std::time::{Duration, Instant};
-use store_api::{Labels, MemoryStore};
 
-const SERIES: usize = 1000;
-const HOURS: i64 = 6;
-const STEP_MS: i64 = 15_000;
 const HEAVY: usize = 200;
 const CHEAP: usize = 1000;
 const CHEAP_CONCURRENCY: usize = 10;
-
-fn store() -> MemoryStore {
-    let points = HOURS * 3_600_000 / STEP_MS;
-    let series = (0..SERIES).map(|i| {
-        let labels = Labels::from_pairs([
-            ("__name__", "m".to_string()),
-            ("job", format!("job{}", i % 10)),
-            ("i", i.to_string()),
-        ]);
-        let samples = (0..=points)
-            .map(|k| (k * STEP_MS, (k * (1 + i as i64 % 7)) as f64))
-            .collect();
-        (labels, samples)
-    });
-    MemoryStore::new(Labels::new(), series.collect::<Vec<_>>())
-}
-
-/// `VmRSS` and `VmHWM` of `pid`, in MB.
-fn memory(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -67,20 +32,7 @@ fn ms(d: Duration) -> String {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let flags: Vec<String> = std::env::args().skip(1).collect();
-    let server = store_api::server::spawn(Arc::new(store()), free_addr())
-        .await
-        .unwrap();
-    let http = free_addr();
-    let mut args = vec![
-        "query".to_string(),
-        format!("--http-address={http}"),
-        format!("--endpoint={}", server.addr),
-    ];
-    args.extend(flags.iter().cloned());
-    let binary = panoptes_binary_in("release");
-    let gateway = tokio::task::spawn_blocking(move || Panoptes::start_binary(&binary, &args, http))
-        .await
-        .unwrap();
+    let (gateway, base, _store) = gateway_over_store(&flags).await;
     let pid = gateway.pid();
     let (rss_before, _) = memory(pid);
     let client = reqwest::Client::builder()
@@ -88,7 +40,6 @@ async fn main() {
         .pool_max_idle_per_host(HEAVY + CHEAP_CONCURRENCY)
         .build()
         .unwrap();
-    let base = format!("http://{http}");
     let end = (HOURS * 3600).to_string();
 
     let heavy = (0..HEAVY).map(|_| {
