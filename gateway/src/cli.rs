@@ -9,13 +9,24 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(
     name = "panoptes",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (revision: ",
+        env!("PANOPTES_REVISION"),
+        ", branch: ",
+        env!("PANOPTES_BRANCH"),
+        ")"
+    ),
     about = "A global query layer for Prometheus"
 )]
 pub struct Cli {
     /// Log filter: error, warn, info, debug, or a tracing filter such as `gateway=debug`.
     #[arg(long = "log.level", global = true, default_value = "info")]
     pub log_level: String,
+
+    /// Log lines as `text`, `logfmt` or `json`.
+    #[arg(long = "log.format", global = true, value_enum, default_value_t)]
+    pub log_format: crate::telemetry::LogFormat,
 
     /// A file with the tracing configuration (Thanos' shape: `type: OTLP` and its `config`);
     /// traces are off without it.

@@ -1,6 +1,7 @@
 //! The Panoptes gateway crate: everything that consumes StoreAPI and serves users, and the
 //! `panoptes` command line.
 
+pub mod build_info;
 pub mod cli;
 mod commands;
 pub mod fanout;

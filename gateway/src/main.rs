@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    gateway::telemetry::init_logging(&cli.log_level, tracing.as_ref());
+    gateway::telemetry::init_logging(&cli.log_level, cli.log_format, tracing.as_ref());
     let outcome = gateway::cli::run(cli).await;
     if let Some(tracing) = tracing {
         tracing.shutdown().await;

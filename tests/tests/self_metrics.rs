@@ -249,6 +249,15 @@ async fn every_component_exports_metrics_a_prometheus_scrapes() {
     let at_least_one = |v: f64| v >= 1.0;
     expect("min(up{job=~\"gateway|sidecar|store\"})", |v| v == 1.0).await;
     expect("count(panoptes_build_info)", |v| v == 3.0).await;
+    // Each binary says which commit it was built from (the tests build it from this checkout).
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert_eq!(head.len(), 40, "git rev-parse HEAD: {head:?}");
+    let built_from_head = format!("count(panoptes_build_info{{revision=\"{head}\"}})");
+    assert_eq!(value(&client, &scraper, &built_from_head).await, Some(3.0));
     expect("count(process_resident_memory_bytes > 0)", |v| v == 3.0).await;
     for query in [
         "sum(http_requests_total{job=\"gateway\",handler=\"/api/v1/query\",code=\"200\"})",

@@ -92,6 +92,10 @@ impl Endpoint {
             state.last_check = Some(now);
             match outcome {
                 Ok(info) => {
+                    // One line per change of health, not one per poll.
+                    if let Some(error) = &state.last_error {
+                        tracing::info!(endpoint = %self.address, was = %error, "endpoint healthy again");
+                    }
                     self.cut_since_info.store(false, Ordering::Relaxed);
                     state.info = Some(info);
                     state.last_error = None;
@@ -99,7 +103,9 @@ impl Endpoint {
                     state.last_success_at = Some(now);
                 }
                 Err(err) => {
-                    tracing::warn!(endpoint = %self.address, error = %err, "endpoint unhealthy");
+                    if state.last_error.as_ref() != Some(&err) {
+                        tracing::warn!(endpoint = %self.address, error = %err, "endpoint unhealthy");
+                    }
                     state.last_error = Some(err);
                 }
             }

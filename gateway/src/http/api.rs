@@ -695,9 +695,26 @@ async fn parse_query(ApiParams(p): ApiParams) -> Response {
 }
 
 async fn buildinfo() -> Response {
-    let json = format!(
-        "{{\"version\":\"{}\",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}}",
-        env!("CARGO_PKG_VERSION")
-    );
+    use crate::build_info::{BRANCH, BUILD_DATE, REVISION, RUSTC, VERSION};
+    let mut json = String::from("{");
+    for (i, (key, value)) in [
+        ("version", VERSION),
+        ("revision", REVISION),
+        ("branch", BRANCH),
+        ("buildUser", ""),
+        ("buildDate", BUILD_DATE),
+        ("goVersion", RUSTC),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            json.push(',');
+        }
+        json::push_str(&mut json, key);
+        json.push(':');
+        json::push_str(&mut json, value);
+    }
+    json.push('}');
     respond(Ok(ApiData::new(json)))
 }

@@ -21,11 +21,13 @@ pub fn registry() -> Registry {
     let registry = Registry::new();
     let build_info = gauge_vec(
         "panoptes_build_info",
-        "A metric with a constant '1' value labeled by the version Panoptes was built from.",
-        &["version"],
+        "A metric with a constant '1' value labeled by the version, revision, branch and \
+         compiler Panoptes was built from.",
+        &["version", "revision", "branch", "rustversion"],
     );
+    use crate::build_info::{BRANCH, REVISION, RUSTC, VERSION};
     build_info
-        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .with_label_values(&[VERSION, REVISION, BRANCH, RUSTC])
         .set(1);
     register(&registry, build_info);
     register(

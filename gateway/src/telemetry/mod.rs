@@ -9,4 +9,4 @@ pub mod metrics;
 pub mod storeapi;
 pub mod traces;
 
-pub use logging::init_logging;
+pub use logging::{LogFormat, init_logging};
