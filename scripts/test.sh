@@ -32,6 +32,9 @@ s3s-fs --version
 # A fresh clone builds once: incremental caches would only double the disk the build takes.
 export CARGO_INCREMENTAL=0
 
+echo "== deploy/ manifests"
+bash scripts/validate-deploy.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
