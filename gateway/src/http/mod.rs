@@ -1,5 +1,6 @@
 //! The HTTP face of the gateway (axum): Prometheus' API v1 as Grafana uses it, Thanos'
-//! extras, health endpoints. Handlers return values; `envelope` writes the JSON envelope.
+//! extras, health endpoints, the web UI (`ui`). Handlers return values; `envelope` writes the
+//! JSON envelope.
 
 pub mod admission;
 mod api;
@@ -12,6 +13,7 @@ pub mod ops;
 pub mod params;
 pub mod query_log;
 pub mod server;
+mod ui;
 pub mod web_config;
 
 use crate::fanout::Fanout;
@@ -45,6 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     api::routes()
         .route("/federate", axum::routing::get(federate::federate))
         .route("/metrics", axum::routing::get(serve_metrics))
+        .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
