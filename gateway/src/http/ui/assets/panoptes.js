@@ -536,6 +536,7 @@ function showTooltip(series, t, x, y) {
       `${s.name}: `, element('b', {}, formatNumber(point.v))));
   const tooltip = $('tooltip');
   tooltip.replaceChildren(element('div', { class: 'tooltip-time' }, formatTime(t)), ...rows);
+  tooltip.dataset.time = t;
   tooltip.hidden = false;
   const left = x + 16 + tooltip.offsetWidth > $('graph').clientWidth ? x - 16 - tooltip.offsetWidth : x + 16;
   tooltip.style.left = `${Math.max(left, 0)}px`;
