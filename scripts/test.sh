@@ -29,6 +29,14 @@ if ! command -v s3s-fs >/dev/null; then
 fi
 s3s-fs --version
 
+# The web UI's browser test: Debian's Chromium, driven by playwright-core from npm.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Debian's chromium package"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+(cd tests/ui && npm ci --no-audit --no-fund)
+
 # A fresh clone builds once: incremental caches would only double the disk the build takes.
 export CARGO_INCREMENTAL=0
 
