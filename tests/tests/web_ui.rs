@@ -405,7 +405,8 @@ async fn the_pages_show_what_the_api_answers() {
 }
 
 /// Prometheus 3 redirects `/` to `/query`; a client that follows redirects (as Python's
-/// `prometheus_api_client` does to check the connection) ends on a 200 page.
+/// `prometheus_api_client` does to check the connection) ends on a 200 page. Both requests
+/// are counted under their route.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_root_redirects_to_the_query_page() {
     let (gateway, _server) = Gateway::over_store(store(), &[]).await;
@@ -435,4 +436,12 @@ async fn the_root_redirects_to_the_query_page() {
     );
     let page = response.text().await.unwrap();
     assert!(page.contains("/assets/panoptes.js"), "{page}");
+
+    // Request metrics name each page by its route.
+    let (_, _, metrics) = gateway.get_text("/metrics", &[]).await;
+    for (handler, code) in [("/", "302"), ("/query", "200")] {
+        let counted =
+            format!("http_requests_total{{code=\"{code}\",handler=\"{handler}\",method=\"GET\"}}");
+        assert!(metrics.contains(&counted), "no {counted} in\n{metrics}");
+    }
 }
