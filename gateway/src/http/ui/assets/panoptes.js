@@ -119,7 +119,8 @@ function setupQueryPage() {
   $('execute').addEventListener('click', execute);
   $('expr').addEventListener('keydown', onExpressionKey);
   $('expr').addEventListener('input', onExpressionInput);
-  $('expr').addEventListener('blur', () => setTimeout(hideCompletions, 150));
+  $('expr').addEventListener('blur', hideCompletions);
+  $('expr').addEventListener('scroll', () => { $('expr-marks').scrollTop = $('expr').scrollTop; });
   $('stacked').addEventListener('change', () => query.lastGraph && drawGraph(query.lastGraph));
   for (const button of document.querySelectorAll('[data-tab]')) {
     button.addEventListener('click', () => selectTab(button.dataset.tab));
@@ -227,8 +228,8 @@ function showAnnotations(answer) {
 
 function showError(error, expr) {
   const box = $('error');
-  const input = $('expr');
-  input.classList.remove('invalid');
+  $('expr').classList.remove('invalid');
+  $('expr-marks').replaceChildren();
   box.hidden = !error;
   $('error-pointer').hidden = true;
   if (!error) return;
@@ -243,7 +244,8 @@ function parsePosition(message) {
   return match && { line: Number(match[1]), column: Number(match[2]) };
 }
 
-// Points a caret at the error under its line, and selects that character in the input.
+// Points a caret at the error under its line, and marks and selects that character in the
+// input.
 function markPosition(expr, { line, column }) {
   const lines = expr.split('\n');
   const text = lines[line - 1] ?? '';
@@ -257,8 +259,20 @@ function markPosition(expr, { line, column }) {
   const offset = lines.slice(0, line - 1).reduce((sum, l) => sum + l.length + 1, 0) + characters;
   const input = $('expr');
   input.classList.add('invalid');
+  markCharacter(input.value, offset);
   input.focus();
   input.setSelectionRange(offset, Math.min(offset + 1, input.value.length));
+}
+
+// Under the input, the text with the character at `offset` in a <mark> (a space when the
+// error is at the end of a line, where there is no character).
+function markCharacter(text, offset) {
+  const character = text.slice(offset, offset + 1);
+  const atEnd = character === '' || character === '\n';
+  $('expr-marks').replaceChildren(
+    text.slice(0, offset),
+    element('mark', {}, atEnd ? ' ' : character),
+    text.slice(atEnd ? offset : offset + 1));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -281,6 +295,8 @@ async function loadCompletions() {
 }
 
 function onExpressionInput() {
+  $('expr-marks').replaceChildren();
+  $('expr').classList.remove('invalid');
   resizeInput();
   showCompletions();
 }
@@ -290,15 +306,28 @@ function resizeInput() {
   input.rows = Math.min(input.value.split('\n').length, 10);
 }
 
-// The word being typed before the caret, and whether label names fit there.
+// The word being typed before the caret, and whether label names fit there (none does
+// inside a string).
 function wordAtCaret() {
   const input = $('expr');
   const before = input.value.slice(0, input.selectionStart);
+  if (insideString(before)) return { word: '', labels: false };
   const word = /[A-Za-z_:][A-Za-z0-9_:]*$/.exec(before)?.[0] || '';
   const head = before.slice(0, before.length - word.length);
   const inBraces = head.lastIndexOf('{') > head.lastIndexOf('}');
   const inGrouping = /\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*$/.test(head);
   return { word, labels: inBraces || inGrouping };
+}
+
+// Whether `text` ends inside a quoted string.
+function insideString(text) {
+  let quote = null;
+  for (let i = 0; i < text.length; i++) {
+    if (quote && text[i] === '\\') i++;
+    else if (quote && text[i] === quote) quote = null;
+    else if (!quote && '"\'`'.includes(text[i])) quote = text[i];
+  }
+  return quote !== null;
 }
 
 function showCompletions() {
@@ -390,6 +419,11 @@ function drawGraph(graph) {
   query.lastGraph = graph;
   const stacked = $('stacked').checked;
   const series = graphSeries(graph.result, stacked);
+  if (!series.length) {
+    $('graph').replaceChildren(element('p', { class: 'empty' }, 'Empty query result'));
+    $('legend').replaceChildren();
+    return;
+  }
   const width = Math.max($('graph').clientWidth, 320);
   const frame = graphFrame(graph, series, width, stacked);
   const svg = svgElement('svg', {
