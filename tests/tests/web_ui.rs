@@ -294,6 +294,12 @@ async fn check_parse_error(gateway: &Gateway, error: &Value) {
         "the column selected in the input"
     );
     assert_eq!(error["inputMarked"], true);
+    assert_eq!(
+        error["markedOffset"],
+        column as u64 - 1,
+        "the mark under the column: {error}"
+    );
+    assert_eq!(error["markedText"], &query[column - 1..column], "{error}");
 }
 
 /// The stores page: every endpoint of `/api/v1/stores`, the store healthy.
@@ -374,6 +380,12 @@ async fn the_pages_show_what_the_api_answers() {
         serde_json::json!(["ui_requests_total", "ui_temperature_celsius"]),
         "metric names completed from {}",
         completions["prefix"]
+    );
+    let label_names = &completions["labelNames"];
+    assert_eq!(
+        label_names,
+        &serde_json::json!(["job"]),
+        "label names in braces"
     );
     check_graph(&gateway, &shown["graph"]).await;
     check_table(&gateway, &shown["table"]).await;

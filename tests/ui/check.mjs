@@ -81,9 +81,18 @@ async function completions() {
   await page.click('#expr');
   await page.keyboard.type(COMPLETION_PREFIX);
   await page.waitForSelector('#completions:not([hidden]) li', WAIT);
-  const names = await page.$$eval('#completions li', (items) => items.map((li) => li.dataset.name));
+  const names = await completionNames();
+  // Inside braces, label names.
+  await page.fill('#expr', `${names[0]}{`);
+  await page.keyboard.type('j');
+  await page.waitForSelector('#completions:not([hidden]) li[data-name="job"]', WAIT);
+  const labelNames = await completionNames();
   await page.keyboard.press('Escape');
-  return { prefix: COMPLETION_PREFIX, names };
+  return { prefix: COMPLETION_PREFIX, names, labelNames };
+}
+
+function completionNames() {
+  return page.$$eval('#completions li', (items) => items.map((li) => li.dataset.name));
 }
 
 // Types the query, executes it with Enter, and reads back what the graph drew.
@@ -158,6 +167,9 @@ async function parseError() {
       column: Number(pointer.dataset.column),
       pointer: pointer.textContent,
       selectionStart: input.selectionStart,
+      // The mark under the input: where it is and what it covers.
+      markedOffset: document.querySelector('#expr-marks mark')?.previousSibling?.textContent.length ?? null,
+      markedText: document.querySelector('#expr-marks mark')?.textContent ?? null,
       inputMarked: input.classList.contains('invalid'),
     };
   }, BAD_QUERY);
