@@ -155,9 +155,10 @@ function saveState(expr) {
 }
 
 async function execute() {
-  const expr = $('expr').value.trim();
+  // Sent as typed: the parser's positions must point into the input as it is.
+  const expr = $('expr').value;
   hideCompletions();
-  if (!expr) return;
+  if (!expr.trim()) return;
   saveState(expr);
   const generation = ++query.generation;
   const started = performance.now();
@@ -436,7 +437,7 @@ function drawGraph(graph) {
     svg.append(svgElement('path', {
       class: 'series', d: seriesPath(s.points, frame, graph.step), stroke: s.color,
       'data-series': JSON.stringify(s.metric), 'data-points': s.points.length,
-    }));
+    }), ...lonePoints(s, frame, graph.step));
   }
   svg.append(hoverLayer(svg, series, frame, graph));
   $('graph').replaceChildren(svg, element('div', { id: 'tooltip', class: 'tooltip', hidden: '' }));
@@ -521,9 +522,16 @@ function runs(points, step) {
   return result;
 }
 
+// Every point is one move or line command (a test counts them).
 function seriesPath(points, frame, step) {
   return runs(points, step).map((run) => run.map((p, i) =>
     `${i ? 'L' : 'M'}${frame.x(p.t).toFixed(1)},${frame.y(p.y).toFixed(1)}`).join('')).join('');
+}
+
+// A point with no neighbour draws no line: a dot shows it.
+function lonePoints(series, frame, step) {
+  return runs(series.points, step).filter((run) => run.length === 1).map(([p]) =>
+    svgElement('circle', { class: 'dot', cx: frame.x(p.t), cy: frame.y(p.y), r: 2.5, fill: series.color }));
 }
 
 // Stacked: each run filled down to the series below it.
