@@ -35,6 +35,11 @@ if [ ! -x /usr/bin/chromium ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
+if ! command -v npm >/dev/null; then
+  echo "== installing Debian's nodejs and npm packages"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 (cd tests/ui && npm ci --no-audit --no-fund)
 
 # A fresh clone builds once: incremental caches would only double the disk the build takes.
