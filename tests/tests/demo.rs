@@ -6,20 +6,12 @@
 
 use panoptes_tests::net::free_addr;
 use panoptes_tests::process::Panoptes;
+use panoptes_tests::prometheus::get_json;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 async fn query(client: &reqwest::Client, base: &str, query: &str) -> serde_json::Value {
-    let body = client
-        .get(format!("{base}/api/v1/query"))
-        .query(&[("query", query)])
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(answer["status"], "success", "{query}: {answer}");
+    let (status, answer) = get_json(client, base, "/api/v1/query", &[("query", query)]).await;
+    assert_eq!(status, 200, "{query}: {answer}");
     answer["data"]["result"].clone()
 }
 

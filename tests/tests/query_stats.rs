@@ -9,7 +9,7 @@
 use panoptes_tests::data::{self, Spec};
 use panoptes_tests::net::free_addr;
 use panoptes_tests::process::Panoptes;
-use panoptes_tests::prometheus::{PrometheusServer, Version};
+use panoptes_tests::prometheus::{PrometheusServer, Version, get_json};
 use panoptes_tests::promtool;
 
 /// Queries whose samples each engine counts: selectors, range functions over raw windows
@@ -50,20 +50,9 @@ async fn ask(
     path: &str,
     params: &[(&str, String)],
 ) -> serde_json::Value {
-    let body = client
-        .get(format!("{base}{path}"))
-        .query(params)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(
-        answer["status"], "success",
-        "{base}{path} {params:?}: {answer}"
-    );
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, answer) = get_json(client, base, path, &params).await;
+    assert_eq!(status, 200, "{base}{path} {params:?}: {answer}");
     answer
 }
 
