@@ -85,12 +85,18 @@ mod tests {
     #[test]
     fn every_registry_has_build_info_and_process_metrics() {
         let text = encode(&registry());
+        let info = text
+            .lines()
+            .find(|l| l.starts_with("panoptes_build_info{"))
+            .unwrap_or_default();
+        assert!(info.ends_with(" 1"), "{text}");
         assert!(
-            text.contains(&format!(
-                "panoptes_build_info{{version=\"{}\"}} 1",
-                env!("CARGO_PKG_VERSION")
-            )),
-            "{text}"
+            info.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+            "{info}"
+        );
+        assert!(
+            info.contains(&format!("revision=\"{}\"", crate::build_info::REVISION)),
+            "{info}"
         );
         assert!(text.contains("process_resident_memory_bytes "), "{text}");
     }
