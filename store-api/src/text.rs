@@ -1,5 +1,5 @@
-//! Go's string quoting (`strconv.Quote`, `%q`), which PromQL, Prometheus' messages and the
-//! selectors sent to Prometheus all write.
+//! Quoting strings: Go's (`strconv.Quote`, `%q`), which PromQL, Prometheus' messages and the
+//! selectors sent to Prometheus all write, and JSON's, which every API answer writes.
 
 /// Go's `%q` of a string (`strconv.Quote`): double quotes, C-style and `\x`/`\u` escapes for
 /// what is not printable.
@@ -46,9 +46,33 @@ fn go_printable(c: char) -> bool {
         || u >= 0xf0000)
 }
 
+/// `s` as a JSON string literal, appended to `out`.
+pub fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut s = String::new();
+        push_json_string(&mut s, "a\"b\\c\n\u{1}");
+        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
 
     #[test]
     fn quote_matches_go() {

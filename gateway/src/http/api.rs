@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use store_api::Matcher;
+use store_api::text::push_json_string;
 use tracing::Instrument;
 
 type Shared = State<Arc<AppState>>;
@@ -507,10 +508,10 @@ async fn stores(State(state): Shared) -> Response {
     for endpoint in state.fanout.endpoints.all() {
         let s = endpoint.state();
         let mut o = String::from("{\"name\":");
-        json::push_str(&mut o, &endpoint.address);
+        push_json_string(&mut o, &endpoint.address);
         o.push_str(",\"lastCheck\":");
         match s.last_check.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
-            Some(d) => json::push_str(
+            Some(d) => push_json_string(
                 &mut o,
                 &crate::promql::functions::format::rfc3339(d.as_secs() as i64),
             ),
@@ -518,7 +519,7 @@ async fn stores(State(state): Shared) -> Response {
         }
         o.push_str(",\"lastError\":");
         match &s.last_error {
-            Some(e) => json::push_str(&mut o, e),
+            Some(e) => push_json_string(&mut o, e),
             None => o.push_str("null"),
         }
         let (component, label_sets, min, max) = match &s.info {
@@ -548,7 +549,7 @@ async fn stores(State(state): Shared) -> Response {
         if i > 0 {
             out.push(',');
         }
-        json::push_str(&mut out, component);
+        push_json_string(&mut out, component);
         out.push_str(":[");
         out.push_str(&entries.join(","));
         out.push(']');
@@ -564,9 +565,9 @@ async fn flags(State(state): Shared) -> Response {
         if i > 0 {
             out.push(',');
         }
-        json::push_str(&mut out, name);
+        push_json_string(&mut out, name);
         out.push(':');
-        json::push_str(&mut out, value);
+        push_json_string(&mut out, value);
     }
     out.push('}');
     respond(Ok(ApiData::new(out)))
@@ -582,12 +583,12 @@ async fn runtimeinfo(State(state): Shared) -> Response {
         .map(|d| d.display().to_string())
         .unwrap_or_default();
     let mut out = String::from("{\"startTime\":");
-    json::push_str(
+    push_json_string(
         &mut out,
         &crate::promql::functions::format::rfc3339(started),
     );
     out.push_str(",\"CWD\":");
-    json::push_str(&mut out, &cwd);
+    push_json_string(&mut out, &cwd);
     out.push_str(&format!(
         ",\"reloadConfigSuccess\":true,\"lastConfigTime\":\"0001-01-01T00:00:00Z\",\"corruptionCount\":0,\"goroutineCount\":0,\"GOMAXPROCS\":{},\"GOMEMLIMIT\":0,\"GOGC\":\"\",\"GODEBUG\":\"\",\"storageRetention\":\"\"}}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -619,7 +620,7 @@ async fn run_metadata(state: &AppState, p: Params) -> ApiResult {
         if i > 0 {
             out.push(',');
         }
-        json::push_str(&mut out, metric);
+        push_json_string(&mut out, metric);
         out.push_str(":[");
         let shown = if per_metric > 0 {
             per_metric
@@ -631,11 +632,11 @@ async fn run_metadata(state: &AppState, p: Params) -> ApiResult {
                 out.push(',');
             }
             out.push_str("{\"type\":");
-            json::push_str(&mut out, &meta.kind);
+            push_json_string(&mut out, &meta.kind);
             out.push_str(",\"help\":");
-            json::push_str(&mut out, &meta.help);
+            push_json_string(&mut out, &meta.help);
             out.push_str(",\"unit\":");
-            json::push_str(&mut out, &meta.unit);
+            push_json_string(&mut out, &meta.unit);
             out.push('}');
         }
         out.push(']');
@@ -682,7 +683,7 @@ fn parsed(p: &Params) -> Result<syntax::Expr, ApiError> {
 async fn format_query(ApiParams(p): ApiParams) -> Response {
     let result = parsed(&p).map(|expr| {
         let mut out = String::new();
-        json::push_str(&mut out, &syntax::pretty::prettify(&expr));
+        push_json_string(&mut out, &syntax::pretty::prettify(&expr));
         ApiData::new(out)
     });
     respond(result)
@@ -711,9 +712,9 @@ async fn buildinfo() -> Response {
         if i > 0 {
             json.push(',');
         }
-        json::push_str(&mut json, key);
+        push_json_string(&mut json, key);
         json.push(':');
-        json::push_str(&mut json, value);
+        push_json_string(&mut json, value);
     }
     json.push('}');
     respond(Ok(ApiData::new(json)))

@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use store_api::text::push_json_string;
 
 /// Prometheus' error types, each with its HTTP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,7 +155,7 @@ fn push_strings(out: &mut String, key: &str, values: &[String]) {
         if i > 0 {
             out.push(',');
         }
-        super::json::push_str(out, v);
+        push_json_string(out, v);
     }
     out.push(']');
 }
@@ -194,7 +195,7 @@ pub fn respond(result: ApiResult) -> Response {
             let mut body = String::from("{\"status\":\"error\",\"errorType\":\"");
             body.push_str(err.kind.as_str());
             body.push_str("\",\"error\":");
-            super::json::push_str(&mut body, &err.message);
+            push_json_string(&mut body, &err.message);
             body.push('}');
             json_response(err.kind.status(), body)
         }

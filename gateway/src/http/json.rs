@@ -5,23 +5,7 @@
 use crate::promql::functions::format::{push_go_f, push_integer};
 use crate::promql::{InstantSample, Phases, RangeSeries, SampleSummary, Value};
 use store_api::Labels;
-
-/// A JSON string literal.
-pub fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+use store_api::text::push_json_string;
 
 /// A sample's milliseconds as a JSON number of seconds, as Prometheus writes them:
 /// `1435781451.781`, `4`, `1.500` (three decimals whenever there is a fraction).
@@ -70,9 +54,9 @@ pub fn push_labels(out: &mut String, labels: &Labels) {
         if i > 0 {
             out.push(',');
         }
-        push_str(out, &label.name);
+        push_json_string(out, &label.name);
         out.push(':');
-        push_str(out, &label.value);
+        push_json_string(out, &label.value);
     }
     out.push('}');
 }
@@ -155,7 +139,7 @@ impl QueryBody {
                 out.push('[');
                 push_float_seconds(out, *t);
                 out.push(',');
-                push_str(out, s);
+                push_json_string(out, s);
                 out.push(']');
                 true
             }
@@ -273,7 +257,7 @@ pub fn string_array(values: &[String]) -> String {
         if i > 0 {
             out.push(',');
         }
-        push_str(&mut out, v);
+        push_json_string(&mut out, v);
     }
     out.push(']');
     out
@@ -335,12 +319,5 @@ mod tests {
             encoded(Value::Scalar { t: 1_500, v: 2.0 }),
             ["{\"resultType\":\"scalar\",\"result\":[1.5,\"2\"]}"]
         );
-    }
-
-    #[test]
-    fn strings_are_escaped() {
-        let mut s = String::new();
-        push_str(&mut s, "a\"b\\c\n\u{1}");
-        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001\"");
     }
 }

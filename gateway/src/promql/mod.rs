@@ -7,6 +7,7 @@ mod exec;
 pub mod functions;
 mod kahan;
 mod logical;
+pub mod operators;
 mod planner;
 mod result;
 pub mod storage;

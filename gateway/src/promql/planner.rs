@@ -2,8 +2,8 @@
 //! as it is reached.
 
 use super::error::EngineError;
-use super::exec::aggregate::{AggregateOp, Aggregation};
-use super::exec::binary::{BinaryKind, BinaryOp, Operand, VectorMatching};
+use super::exec::aggregate::AggregateOp;
+use super::exec::binary::{BinaryOp, Operand};
 use super::exec::function::{
     AbsentOp, ClassicHistogramOp, Collision, HistogramCalc, MapOp, RelabelOp, ScalarOp, SortOp,
     SortOrder,
@@ -14,6 +14,7 @@ use super::exec::scan::{EvalTime, VectorScan};
 use super::exec::{BoxOperator, NumberOp, QueryContext, SeriesMeta, StepTimeOp, Steps};
 use super::functions::{self, FunctionKind, Position, RangeFunction, SpecialFunction};
 use super::logical::{At, Expr, Extension, Selector, TimeModifier, ValueType};
+use super::operators::{Aggregation, BinaryKind, VectorMatching};
 use super::storage::{SelectRequest, SeriesSamples, Storage};
 use super::value::is_stale_nan;
 use futures_util::future::BoxFuture;

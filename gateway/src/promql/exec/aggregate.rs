@@ -8,70 +8,11 @@ use crate::promql::error::EngineError;
 use crate::promql::functions::Position;
 use crate::promql::functions::quantile;
 use crate::promql::kahan::KahanSum;
+use crate::promql::operators::{Aggregation, Grouping};
 use std::collections::HashMap;
 use std::sync::Arc;
 use store_api::Labels;
 use store_api::labels::METRIC_NAME;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Aggregation {
-    Sum,
-    Avg,
-    Count,
-    Min,
-    Max,
-    Group,
-    Stddev,
-    Stdvar,
-    Quantile,
-    Topk,
-    Bottomk,
-    Limitk,
-    LimitRatio,
-    CountValues,
-}
-
-impl Aggregation {
-    /// The aggregation's name in PromQL.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sum => "sum",
-            Self::Avg => "avg",
-            Self::Count => "count",
-            Self::Min => "min",
-            Self::Max => "max",
-            Self::Group => "group",
-            Self::Stddev => "stddev",
-            Self::Stdvar => "stdvar",
-            Self::Quantile => "quantile",
-            Self::Topk => "topk",
-            Self::Bottomk => "bottomk",
-            Self::Limitk => "limitk",
-            Self::LimitRatio => "limit_ratio",
-            Self::CountValues => "count_values",
-        }
-    }
-
-    /// Whether a parameter comes before the expression (`topk(3, x)`).
-    pub fn has_param(self) -> bool {
-        matches!(
-            self,
-            Self::Quantile
-                | Self::Topk
-                | Self::Bottomk
-                | Self::Limitk
-                | Self::LimitRatio
-                | Self::CountValues
-        )
-    }
-}
-
-/// `by (...)`, `without (...)` or neither.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Grouping {
-    By(Vec<String>),
-    Without(Vec<String>),
-}
 
 impl Grouping {
     /// The labels identifying a series' group. `without` always drops the metric name.

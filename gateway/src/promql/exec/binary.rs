@@ -3,69 +3,13 @@
 
 use super::{Batch, BoxOperator, Operator, QueryContext, SeriesMeta, StepVector};
 use crate::promql::error::EngineError;
+use crate::promql::operators::{BinaryKind, Cardinality, VectorMatching};
 use std::collections::HashMap;
 use std::sync::Arc;
 use store_api::Labels;
 use store_api::labels::METRIC_NAME;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinaryKind {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-    Pow,
-    Atan2,
-    Eq,
-    Ne,
-    Gt,
-    Lt,
-    Ge,
-    Le,
-    And,
-    Or,
-    Unless,
-}
-
 impl BinaryKind {
-    pub fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            Self::Eq | Self::Ne | Self::Gt | Self::Lt | Self::Ge | Self::Le
-        )
-    }
-
-    pub fn is_set(self) -> bool {
-        matches!(self, Self::And | Self::Or | Self::Unless)
-    }
-
-    pub fn is_arithmetic(self) -> bool {
-        !self.is_comparison() && !self.is_set()
-    }
-
-    /// The operator as written in PromQL.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Self::Add => "+",
-            Self::Sub => "-",
-            Self::Mul => "*",
-            Self::Div => "/",
-            Self::Mod => "%",
-            Self::Pow => "^",
-            Self::Atan2 => "atan2",
-            Self::Eq => "==",
-            Self::Ne => "!=",
-            Self::Gt => ">",
-            Self::Lt => "<",
-            Self::Ge => ">=",
-            Self::Le => "<=",
-            Self::And => "and",
-            Self::Or => "or",
-            Self::Unless => "unless",
-        }
-    }
-
     /// The value of `l op r`, and whether a comparison holds (always true for arithmetic).
     pub fn apply(self, l: f64, r: f64) -> (f64, bool) {
         match self {
@@ -83,42 +27,6 @@ impl BinaryKind {
             Self::Ge => (l, l >= r),
             Self::Le => (l, l <= r),
             Self::And | Self::Or | Self::Unless => (l, true),
-        }
-    }
-}
-
-/// How series of two vectors pair up.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VectorMatching {
-    /// `on(...)` when true, `ignoring(...)` (or nothing) when false.
-    pub on: bool,
-    pub labels: Vec<String>,
-    pub card: Cardinality,
-    /// `group_left(...)`/`group_right(...)` labels copied from the "one" side.
-    pub include: Vec<String>,
-    /// `fill_left(v)`/`fill_right(v)`: the value of a missing operand. "Left" is the many
-    /// side (the right operand under `group_right`: Prometheus swaps operands for it).
-    pub fill_many: Option<f64>,
-    pub fill_one: Option<f64>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cardinality {
-    OneToOne,
-    ManyToOne,
-    OneToMany,
-    ManyToMany,
-}
-
-impl Default for VectorMatching {
-    fn default() -> Self {
-        Self {
-            on: false,
-            labels: Vec::new(),
-            card: Cardinality::OneToOne,
-            include: Vec::new(),
-            fill_many: None,
-            fill_one: None,
         }
     }
 }

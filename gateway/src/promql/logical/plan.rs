@@ -1,9 +1,8 @@
 //! From the syntax tree to the logical plan.
 
 use crate::promql::error::EngineError;
-use crate::promql::exec::aggregate::{Aggregation, Grouping};
-use crate::promql::exec::binary::{BinaryKind, Cardinality, VectorMatching};
 use crate::promql::functions::Position;
+use crate::promql::operators::{Aggregation, BinaryKind, Cardinality, Grouping, VectorMatching};
 use crate::promql::syntax::{self, DurationExpr, ExprKind as Ast, TimeModifiers};
 use store_api::{MatchOp, Matcher};
 

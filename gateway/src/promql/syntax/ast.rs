@@ -4,9 +4,8 @@
 
 use super::functions::Signature;
 use super::{quote, quote_label_name};
-use crate::promql::exec::aggregate::Aggregation;
-use crate::promql::exec::binary::BinaryKind;
 use crate::promql::functions::format::go_g;
+use crate::promql::operators::{Aggregation, BinaryKind};
 use std::fmt;
 use store_api::Matcher;
 use store_api::labels::METRIC_NAME;

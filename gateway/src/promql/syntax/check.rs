@@ -5,7 +5,7 @@
 use super::ast::*;
 use super::error::ParseError;
 use super::quote;
-use crate::promql::exec::aggregate::Aggregation;
+use crate::promql::operators::Aggregation;
 use store_api::labels::METRIC_NAME;
 
 pub struct Checker<'a> {

@@ -3,8 +3,7 @@
 //! positions, so that parse errors read as Prometheus' do.
 
 use super::error::ParseError;
-use crate::promql::exec::aggregate::Aggregation;
-use crate::promql::exec::binary::BinaryKind;
+use crate::promql::operators::{Aggregation, BinaryKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {

@@ -8,8 +8,7 @@ use super::error::ParseError;
 use super::functions::signature;
 use super::lexer::{Keyword, Token, TokenKind, tokenize};
 use super::{quote, unquote};
-use crate::promql::exec::aggregate::Aggregation;
-use crate::promql::exec::binary::BinaryKind;
+use crate::promql::operators::{Aggregation, BinaryKind};
 use store_api::labels::METRIC_NAME;
 use store_api::{MatchOp, Matcher};
 

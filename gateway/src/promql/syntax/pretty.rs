@@ -3,8 +3,8 @@
 //! syntax tree in the shape Prometheus' UI reads).
 
 use super::ast::*;
-use crate::http::json;
 use store_api::labels::METRIC_NAME;
+use store_api::text::push_json_string;
 
 const MAX_LINE: usize = 100;
 
@@ -71,7 +71,7 @@ fn write_tree(out: &mut String, expr: &Expr) {
     match &expr.kind {
         ExprKind::Aggregate(agg) => {
             out.push_str("{\"type\":\"aggregation\",\"op\":");
-            json::push_str(out, agg.op.name());
+            push_json_string(out, agg.op.name());
             out.push_str(",\"expr\":");
             write_tree(out, &agg.expr);
             out.push_str(",\"param\":");
@@ -85,7 +85,7 @@ fn write_tree(out: &mut String, expr: &Expr) {
         }
         ExprKind::Binary(b) => {
             out.push_str("{\"type\":\"binaryExpr\",\"op\":");
-            json::push_str(out, b.op.symbol());
+            push_json_string(out, b.op.symbol());
             out.push_str(",\"lhs\":");
             write_tree(out, &b.lhs);
             out.push_str(",\"rhs\":");
@@ -112,13 +112,13 @@ fn write_tree(out: &mut String, expr: &Expr) {
         ExprKind::Call(call) => {
             let f = call.function;
             out.push_str("{\"type\":\"call\",\"func\":{\"name\":");
-            json::push_str(out, f.name);
+            push_json_string(out, f.name);
             out.push_str(",\"argTypes\":[");
             for (i, t) in f.args.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                json::push_str(out, t.api_name());
+                push_json_string(out, t.api_name());
             }
             out.push_str(&format!(
                 "],\"variadic\":{},\"returnType\":\"{}\"}},\"args\":[",
@@ -151,12 +151,12 @@ fn write_tree(out: &mut String, expr: &Expr) {
         }
         ExprKind::Number(n) => {
             out.push_str("{\"type\":\"numberLiteral\",\"val\":");
-            json::push_str(out, &n.to_string());
+            push_json_string(out, &n.to_string());
             out.push('}');
         }
         ExprKind::String(s) => {
             out.push_str("{\"type\":\"stringLiteral\",\"val\":");
-            json::push_str(out, &s.value);
+            push_json_string(out, &s.value);
             out.push('}');
         }
         ExprKind::Paren(inner) => {
@@ -191,7 +191,7 @@ fn literal_millis(d: &DurationExpr) -> i64 {
 
 fn write_selector_fields(out: &mut String, vs: &VectorSelector) {
     out.push_str("\"name\":");
-    json::push_str(out, vs.name.as_deref().unwrap_or(""));
+    push_json_string(out, vs.name.as_deref().unwrap_or(""));
     out.push_str(",\"matchers\":[");
     let written = vs
         .matchers
@@ -202,11 +202,11 @@ fn write_selector_fields(out: &mut String, vs: &VectorSelector) {
             out.push(',');
         }
         out.push_str("{\"type\":");
-        json::push_str(out, m.op().as_str());
+        push_json_string(out, m.op().as_str());
         out.push_str(",\"name\":");
-        json::push_str(out, m.name());
+        push_json_string(out, m.name());
         out.push_str(",\"value\":");
-        json::push_str(out, m.value());
+        push_json_string(out, m.value());
         out.push('}');
     }
     out.push(']');
@@ -234,7 +234,7 @@ fn push_strings(out: &mut String, items: &[String]) {
         if i > 0 {
             out.push(',');
         }
-        json::push_str(out, s);
+        push_json_string(out, s);
     }
     out.push(']');
 }
