@@ -90,7 +90,7 @@ impl FanoutStorage {
 
     /// The selected series, decoded and de-duplicated; failing as soon as they hold more
     /// samples than the query's budget left, so that an over-limit query never holds them all.
-    #[tracing::instrument(name = "select", skip_all, fields(selector = %selector_text(&request.matchers)))]
+    #[tracing::instrument(name = "select", skip_all, fields(selector = %store_api::labels::selector(&request.matchers)))]
     async fn select_series(&self, request: SelectRequest) -> Result<SelectResult, EngineError> {
         let mut result = SelectResult::default();
         let mut held = 0usize;
@@ -140,10 +140,4 @@ impl Storage for FanoutStorage {
     fn select(&self, request: SelectRequest) -> BoxFuture<'_, Result<SelectResult, EngineError>> {
         Box::pin(self.select_series(request))
     }
-}
-
-/// `{a="b",c=~"d"}`: the selector a span names.
-fn selector_text(matchers: &[store_api::Matcher]) -> String {
-    let inner: Vec<String> = matchers.iter().map(ToString::to_string).collect();
-    format!("{{{}}}", inner.join(","))
 }

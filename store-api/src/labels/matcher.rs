@@ -4,6 +4,7 @@
 use super::Labels;
 use super::goregex::GoRegex;
 use crate::error::StoreError;
+use crate::text::go_quote;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -139,6 +140,16 @@ impl fmt::Display for Matcher {
     }
 }
 
+/// A PromQL selector `{a="x",b=~"y"}` with values quoted as Go string literals, as
+/// Prometheus reads them and its messages print them.
+pub fn selector(matchers: &[Matcher]) -> String {
+    let parts: Vec<String> = matchers
+        .iter()
+        .map(|m| format!("{}{}{}", m.name(), m.op().as_str(), go_quote(m.value())))
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
 /// Prometheus anchors regexes at both ends and lets `.` match newlines; Go's syntax and
 /// limits, and its error words (`error parsing regexp: ...`).
 fn anchored(pattern: &str) -> Result<GoRegex, StoreError> {
@@ -148,6 +159,15 @@ fn anchored(pattern: &str) -> Result<GoRegex, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selectors_quote_like_go() {
+        let matchers = vec![
+            Matcher::equal("a", "x\"y\\"),
+            Matcher::new(MatchOp::Regex, "b", "c|d\n").unwrap(),
+        ];
+        assert_eq!(selector(&matchers), r#"{a="x\"y\\",b=~"c|d\n"}"#);
+    }
 
     fn m(op: MatchOp, value: &str) -> Matcher {
         Matcher::new(op, "l", value).unwrap()

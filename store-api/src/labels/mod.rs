@@ -4,7 +4,7 @@ mod goregex;
 mod matcher;
 
 pub use goregex::{GoRegex, Groups, RegexError};
-pub use matcher::{MatchOp, Matcher, matches_all, without_external};
+pub use matcher::{MatchOp, Matcher, matches_all, selector, without_external};
 
 use std::fmt;
 

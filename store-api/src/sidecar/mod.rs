@@ -6,7 +6,7 @@ mod http_client;
 mod prometheus;
 
 pub use http_client::HttpClientConfig;
-pub use prometheus::{PrometheusClient, TsdbStatus, selector};
+pub use prometheus::{PrometheusClient, TsdbStatus};
 
 use crate::chunk::ChunkEncoding;
 use crate::convert;

@@ -5,9 +5,8 @@
 use super::frames::FrameReader;
 use super::http_client::HttpClientConfig;
 use crate::error::StoreError;
-use crate::labels::{Labels, MatchOp, Matcher};
+use crate::labels::{Labels, MatchOp, Matcher, selector};
 use crate::store::{Meta, MetadataResponse};
-use crate::text::go_quote;
 use crate::trace;
 use panoptes_proto::prometheus as prompb;
 use prost::Message;
@@ -389,15 +388,6 @@ fn millis_to_seconds(ms: i64) -> String {
     format!("{sign}{}.{:03}", abs / 1000, abs % 1000)
 }
 
-/// A PromQL selector `{a="x",b=~"y"}` with values quoted as Go string literals.
-pub fn selector(matchers: &[Matcher]) -> String {
-    let parts: Vec<String> = matchers
-        .iter()
-        .map(|m| format!("{}{}{}", m.name(), m.op().as_str(), go_quote(m.value())))
-        .collect();
-    format!("{{{}}}", parts.join(","))
-}
-
 /// A label name for the URL path: legacy names as they are, others escaped the way
 /// Prometheus reads them (`U__` + `_` doubled + other characters as `_<hex>_`).
 fn path_label_name(name: &str) -> String {
@@ -470,15 +460,6 @@ mod tests {
     }
 
     use super::*;
-
-    #[test]
-    fn selectors_quote_like_go() {
-        let matchers = vec![
-            Matcher::equal("a", "x\"y\\"),
-            Matcher::new(MatchOp::Regex, "b", "c|d\n").unwrap(),
-        ];
-        assert_eq!(selector(&matchers), r#"{a="x\"y\\",b=~"c|d\n"}"#);
-    }
 
     #[test]
     fn label_names_in_paths_are_escaped_when_not_legacy() {
