@@ -8,7 +8,7 @@ use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
 use super::query_log::{Entry, Timings};
 use crate::fanout::{FanoutStorage, QueryOptions};
 use crate::promql::RangeRefusal;
-use crate::promql::{Engine, EngineError, EngineOptions, syntax};
+use crate::promql::{Engine, EngineError, EngineOptions, QueryResult, syntax};
 use axum::Extension;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
@@ -277,22 +277,28 @@ async fn evaluate(
             .map_err(|e| query_error(e, false))
     };
     timings.eval = started.elapsed();
-    let result = result?;
+    let QueryResult {
+        value,
+        warnings,
+        infos,
+        phases,
+        samples,
+    } = result?;
     let stats = p
         .get("stats")
         .filter(|s| !s.is_empty())
         .map(|_| json::QueryStats {
             queue: admitted.waited,
-            phases: result.phases,
-            samples: result.samples.clone(),
+            phases,
+            samples,
         });
     let metrics = &state.metrics;
-    metrics.query_phases(admitted.waited, result.phases);
-    let body = json::QueryBody::new(result.value, stats, Some(metrics.encode_phase()));
+    metrics.query_phases(admitted.waited, phases);
+    let body = json::QueryBody::new(value, stats, Some(metrics.encode_phase()));
     Ok(ApiData {
         data: Data::Query(body),
-        warnings: result.warnings,
-        infos: result.infos,
+        warnings,
+        infos,
     })
 }
 
@@ -560,17 +566,8 @@ async fn stores(State(state): Shared) -> Response {
 
 /// The flags the gateway runs with, as `{"name": "value"}`.
 async fn flags(State(state): Shared) -> Response {
-    let mut out = String::from("{");
-    for (i, (name, value)) in state.flags.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_json_string(&mut out, name);
-        out.push(':');
-        push_json_string(&mut out, value);
-    }
-    out.push('}');
-    respond(Ok(ApiData::new(out)))
+    let pairs = state.flags.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    respond(Ok(ApiData::new(json::string_object(pairs))))
 }
 
 async fn runtimeinfo(State(state): Shared) -> Response {
@@ -697,25 +694,12 @@ async fn parse_query(ApiParams(p): ApiParams) -> Response {
 
 async fn buildinfo() -> Response {
     use crate::build_info::{BRANCH, BUILD_DATE, REVISION, RUSTC, VERSION};
-    let mut json = String::from("{");
-    for (i, (key, value)) in [
+    respond(Ok(ApiData::new(json::string_object([
         ("version", VERSION),
         ("revision", REVISION),
         ("branch", BRANCH),
         ("buildUser", ""),
         ("buildDate", BUILD_DATE),
         ("goVersion", RUSTC),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        if i > 0 {
-            json.push(',');
-        }
-        push_json_string(&mut json, key);
-        json.push(':');
-        push_json_string(&mut json, value);
-    }
-    json.push('}');
-    respond(Ok(ApiData::new(json)))
+    ]))))
 }
