@@ -148,6 +148,20 @@ impl Panoptes {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// `panoptes sidecar` in front of the Prometheus at `prometheus_url`, with `extra` flags:
+    /// the process and its StoreAPI address.
+    pub fn sidecar(prometheus_url: &str, extra: &[String]) -> (Self, SocketAddr) {
+        let grpc = free_addr();
+        let mut args = vec![
+            "sidecar".to_string(),
+            format!("--prometheus.url={prometheus_url}"),
+            format!("--grpc-address={grpc}"),
+            format!("--http-address={}", free_addr()),
+        ];
+        args.extend(extra.iter().cloned());
+        (Self::start(&args, grpc), grpc)
+    }
 }
 
 /// A `panoptes sidecar` before one Prometheus, on free loopback ports, killed on drop.

@@ -6,8 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+use panoptes_tests::block_store::start_gateway;
 use panoptes_tests::data::{self, Spec};
-use panoptes_tests::net::free_addr;
 use panoptes_tests::process::Panoptes;
 use panoptes_tests::prometheus::{PrometheusServer, Version, get_json};
 use panoptes_tests::promtool;
@@ -69,26 +69,8 @@ async fn samples_read_are_counted_as_prometheus_counts_them() {
         &["--enable-feature=promql-per-step-stats"],
     );
 
-    let (sidecar_grpc, sidecar_http) = (free_addr(), free_addr());
-    let _sidecar = Panoptes::start(
-        &[
-            "sidecar".to_string(),
-            format!("--prometheus.url={}", prometheus.url()),
-            format!("--grpc-address={sidecar_grpc}"),
-            format!("--http-address={sidecar_http}"),
-        ],
-        sidecar_grpc,
-    );
-    let gateway_http = free_addr();
-    let _gateway = Panoptes::start(
-        &[
-            "query".to_string(),
-            format!("--endpoint={sidecar_grpc}"),
-            format!("--http-address={gateway_http}"),
-        ],
-        gateway_http,
-    );
-    let gateway = format!("http://{gateway_http}");
+    let (_sidecar, sidecar_grpc) = Panoptes::sidecar(&prometheus.url(), &[]);
+    let (_gateway, gateway) = start_gateway(&[sidecar_grpc], &[]);
     let client = reqwest::Client::new();
 
     let mut compared = 0;

@@ -92,17 +92,8 @@ async fn one_trace_spans_upper_gateway_lower_gateway_sidecar_and_prometheus() {
     );
     let direct = up(&prometheus.url(), None).await;
 
-    let (sidecar_grpc, sidecar_http) = (free_addr(), free_addr());
-    let _sidecar = Panoptes::start(
-        &[
-            "sidecar".to_string(),
-            format!("--prometheus.url={}", prometheus.url()),
-            format!("--grpc-address={sidecar_grpc}"),
-            format!("--http-address={sidecar_http}"),
-            tracing_flag(&receiver, "sidecar"),
-        ],
-        sidecar_grpc,
-    );
+    let (_sidecar, sidecar_grpc) =
+        Panoptes::sidecar(&prometheus.url(), &[tracing_flag(&receiver, "sidecar")]);
     let (lower_grpc, lower_http) = (free_addr(), free_addr());
     let _lower = Panoptes::start(
         &[
