@@ -13,7 +13,9 @@
 //! minutes on two cores: numbers are indicative, not precise.
 //!
 //! Run: `cargo bench -p gateway --bench engine`; one query: `ENGINE_BENCH_QUERY=topk cargo
-//! bench -p gateway --bench engine`.
+//! bench -p gateway --bench engine`. `ENGINE_BENCH_ONCE=1` runs each query once, without
+//! criterion: `scripts/callgrind-engine.sh` counts its instructions per query, which are
+//! stable where wall time is not.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a bug
 
@@ -21,7 +23,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group};
 use gateway::promql::benchmark_queries::BENCHMARK_QUERIES;
 use gateway::promql::{Engine, EngineOptions, QueryResult, StoreStorage, Value};
 use store_api::{Labels, MemoryStore};
@@ -178,23 +180,56 @@ fn generate() -> Vec<(Labels, Vec<(i64, f64)>)> {
     out
 }
 
+// Never inlined: the instruction counter starts and dumps at each call.
+#[inline(never)]
 fn run(rt: &Runtime, engine: &Engine, storage: &StoreStorage<MemoryStore>, q: &str) -> QueryResult {
     rt.block_on(engine.range_query(storage, q, START, END, STEP))
         .unwrap_or_else(|e| panic!("{q}: {e}"))
 }
 
-fn engine_benches(c: &mut Criterion) {
+/// The benchmark's store, engine and runtime.
+struct Setup {
+    storage: StoreStorage<MemoryStore>,
+    engine: Engine,
+    rt: Runtime,
+}
+
+fn setup() -> Setup {
     let data = generate();
     let series_in = data.len();
     let samples_in: usize = data.iter().map(|(_, s)| s.len()).sum();
-    let storage = StoreStorage::new(Arc::new(MemoryStore::new(Labels::new(), data)));
-    let engine = Engine::new(EngineOptions::default());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
     let steps = (END - START) / STEP + 1;
     eprintln!("data: {series_in} series, {samples_in} samples; queries: {steps} steps");
+    Setup {
+        storage: StoreStorage::new(Arc::new(MemoryStore::new(Labels::new(), data))),
+        engine: Engine::new(EngineOptions::default()),
+        rt: tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap(),
+    }
+}
+
+/// The queries `ENGINE_BENCH_QUERY` selects: those whose name contains it (all when unset).
+fn selected_queries() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    let only = std::env::var("ENGINE_BENCH_QUERY").unwrap_or_default();
+    BENCHMARK_QUERIES
+        .iter()
+        .filter(move |(name, _)| name.contains(only.as_str()))
+}
+
+/// Each selected query once, for an instruction counter: every call of `run` is one query.
+fn run_once() {
+    let Setup { storage, engine, rt } = setup();
+    for &(name, query) in selected_queries() {
+        black_box(run(&rt, &engine, &storage, black_box(query)));
+        eprintln!("{name}: done");
+    }
+}
+
+fn engine_benches(c: &mut Criterion) {
+    let Setup { storage, engine, rt } = setup();
+    let steps = (END - START) / STEP + 1;
 
     let mut group = c.benchmark_group("engine");
     group
@@ -202,13 +237,9 @@ fn engine_benches(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    // `ENGINE_BENCH_QUERY=sort` runs only the queries whose name contains `sort` (also
-    // skipping the others' shape runs below), e.g. under a profiler with `--profile-time`.
-    let only = std::env::var("ENGINE_BENCH_QUERY").unwrap_or_default();
-    for &(name, query) in BENCHMARK_QUERIES
-        .iter()
-        .filter(|(name, _)| name.contains(only.as_str()))
-    {
+    // `ENGINE_BENCH_QUERY=sort` also skips the other queries' shape runs below, e.g. under a
+    // profiler with `--profile-time`.
+    for &(name, query) in selected_queries() {
         // Once outside the measurement: the result's shape, for the report.
         let result = run(&rt, &engine, &storage, query);
         let (series, points) = match &result.value {
@@ -241,4 +272,12 @@ fn parse_benches(c: &mut Criterion) {
 }
 
 criterion_group!(benches, engine_benches, parse_benches);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("ENGINE_BENCH_ONCE").is_some() {
+        run_once();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
