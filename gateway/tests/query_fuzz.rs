@@ -426,7 +426,7 @@ fn pick(list: &'static [&'static str]) -> impl Strategy<Value = String> + Clone 
 
 /// The name of a function the parser knows.
 fn function_name() -> impl Strategy<Value = String> + Clone {
-    let names: Vec<&'static str> = gateway::promql::syntax::functions::all()
+    let names: Vec<&'static str> = gateway::promql::functions::table::all()
         .iter()
         .map(|f| f.name)
         .collect();

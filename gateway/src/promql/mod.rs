@@ -20,7 +20,8 @@ pub use storage::{SelectRequest, SelectResult, SeriesSamples, Storage, StoreStor
 pub use value::{InstantSample, Phases, QueryResult, RangeSeries, Value};
 
 use exec::{QueryContext, RangeSource, Steps, evaluate_matrix};
-use logical::{Expr, ValueType};
+use functions::ValueType;
+use logical::Expr;
 use planner::Planner;
 use std::sync::Arc;
 use std::time::Duration;

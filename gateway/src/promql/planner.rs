@@ -12,8 +12,10 @@ use super::exec::info::{self, InfoOp, InfoSpec};
 use super::exec::range::{RangeFunctionOp, RangeSource};
 use super::exec::scan::{EvalTime, VectorScan};
 use super::exec::{BoxOperator, NumberOp, QueryContext, SeriesMeta, StepTimeOp, Steps};
-use super::functions::{self, FunctionKind, Position, RangeFunction, SpecialFunction};
-use super::logical::{At, Expr, Extension, Selector, TimeModifier, ValueType};
+use super::functions::{
+    self, Function, FunctionKind, Position, RangeFunction, SpecialFunction, ValueType,
+};
+use super::logical::{At, Expr, Extension, Selector, TimeModifier};
 use super::operators::{Aggregation, BinaryKind, VectorMatching};
 use super::storage::{SelectRequest, SeriesSamples, Storage};
 use super::value::is_stale_nan;
@@ -247,14 +249,13 @@ impl<'a> Planner<'a> {
                     )
                 }
                 Expr::Call {
-                    name,
+                    function,
                     args,
                     pos,
                     arg_pos,
-                    ..
                 } => {
                     self.call(
-                        name,
+                        function,
                         args,
                         &Positions {
                             call: *pos,
@@ -386,20 +387,20 @@ impl<'a> Planner<'a> {
 
     async fn call(
         &self,
-        name: &str,
+        function: &Function,
         args: &[Expr],
         pos: &Positions<'_>,
         steps: Steps,
     ) -> Result<BoxOperator, EngineError> {
-        let kind = functions::lookup(name)
-            .ok_or_else(|| EngineError::BadData(format!("unknown function with name {name:?}")))?;
-        Ok(match kind {
-            FunctionKind::Range(function) => {
+        Ok(match function.kind {
+            FunctionKind::Range(range) => {
                 // The range vector is the argument of matrix type; the others are scalars.
                 let position = args
                     .iter()
                     .position(|a| a.value_type() == ValueType::Matrix)
-                    .ok_or_else(|| EngineError::BadData(format!("{name} needs a range vector")))?;
+                    .ok_or_else(|| {
+                        EngineError::BadData(format!("{} needs a range vector", function.name))
+                    })?;
                 let source = self.matrix_arg(&args[position], steps).await?;
                 let mut scalars = Vec::new();
                 for (i, arg) in args.iter().enumerate() {
@@ -408,21 +409,21 @@ impl<'a> Planner<'a> {
                     }
                 }
                 Box::new(
-                    RangeFunctionOp::new(self.ctx.clone(), steps, function, source, scalars)?
+                    RangeFunctionOp::new(self.ctx.clone(), steps, range, source, scalars)?
                         .with_position(pos.arg(position)),
                 )
             }
-            FunctionKind::Elementwise(function) => {
+            FunctionKind::Elementwise(map) => {
                 let input = self.build(&args[0], steps).await?;
                 let scalars = self.scalar_args(&args[1..], steps).await?;
                 Box::new(MapOp::new(
                     input,
                     scalars,
                     true,
-                    Box::new(move |v, a| function.apply(v, a)),
+                    Box::new(move |v, a| map.apply(v, a)),
                 ))
             }
-            FunctionKind::Calendar(function) => {
+            FunctionKind::Calendar(field) => {
                 let input = match args.first() {
                     Some(arg) => self.build(arg, steps).await?,
                     // No argument: the evaluation time, as `vector(time())`.
@@ -435,7 +436,7 @@ impl<'a> Planner<'a> {
                     input,
                     Vec::new(),
                     true,
-                    Box::new(move |v, _| Some(function.apply(v))),
+                    Box::new(move |v, _| Some(field.apply(v))),
                 ))
             }
             FunctionKind::Special(special) => self.special(special, args, pos, steps).await?,

@@ -12,7 +12,8 @@
 use super::scan::EvalTime;
 use super::{BATCH_STEPS, Batch, BoxOperator, Operator, QueryContext, SeriesMeta, StepVector};
 use crate::promql::error::EngineError;
-use crate::promql::logical::{Expr, TimeModifier, ValueType};
+use crate::promql::functions::ValueType;
+use crate::promql::logical::{Expr, TimeModifier};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use store_api::labels::METRIC_NAME;

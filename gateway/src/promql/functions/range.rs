@@ -134,38 +134,6 @@ pub enum RangeFunction {
 }
 
 impl RangeFunction {
-    pub fn name(self) -> &'static str {
-        use RangeFunction::*;
-        match self {
-            Rate => "rate",
-            Increase => "increase",
-            Delta => "delta",
-            Irate => "irate",
-            Idelta => "idelta",
-            Deriv => "deriv",
-            PredictLinear => "predict_linear",
-            Resets => "resets",
-            Changes => "changes",
-            AvgOverTime => "avg_over_time",
-            SumOverTime => "sum_over_time",
-            CountOverTime => "count_over_time",
-            MinOverTime => "min_over_time",
-            MaxOverTime => "max_over_time",
-            StddevOverTime => "stddev_over_time",
-            StdvarOverTime => "stdvar_over_time",
-            QuantileOverTime => "quantile_over_time",
-            LastOverTime => "last_over_time",
-            FirstOverTime => "first_over_time",
-            PresentOverTime => "present_over_time",
-            MadOverTime => "mad_over_time",
-            TsOfMinOverTime => "ts_of_min_over_time",
-            TsOfMaxOverTime => "ts_of_max_over_time",
-            TsOfLastOverTime => "ts_of_last_over_time",
-            TsOfFirstOverTime => "ts_of_first_over_time",
-            DoubleExponentialSmoothing => "double_exponential_smoothing",
-        }
-    }
-
     /// Whether the function treats its input as a counter (rate, increase, irate, resets).
     /// Prometheus checks the metric name only after rate and increase: call
     /// `Annotations::possible_non_counter`, which applies that rule.

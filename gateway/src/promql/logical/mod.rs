@@ -5,4 +5,4 @@ mod optimize;
 mod plan;
 
 pub use optimize::optimize;
-pub use plan::{At, Converter, Expr, Extension, QueryShape, Selector, TimeModifier, ValueType};
+pub use plan::{At, Converter, Expr, Extension, QueryShape, Selector, TimeModifier};

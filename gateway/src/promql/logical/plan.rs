@@ -1,12 +1,12 @@
 //! From the syntax tree to the logical plan.
 
 use crate::promql::error::EngineError;
-use crate::promql::functions::Position;
+use crate::promql::functions::{Function, FunctionKind, Position, SpecialFunction, ValueType};
 use crate::promql::operators::{Aggregation, BinaryKind, Cardinality, Grouping, VectorMatching};
 use crate::promql::syntax::{self, DurationExpr, ExprKind as Ast, TimeModifiers};
 use store_api::{MatchOp, Matcher};
 
-pub use crate::promql::syntax::{At, Extension, ValueType};
+pub use crate::promql::syntax::{At, Extension};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimeModifier {
@@ -49,10 +49,8 @@ pub enum Expr {
         time: TimeModifier,
     },
     Call {
-        name: String,
+        function: &'static Function,
         args: Vec<Expr>,
-        /// The function's result type, as its signature declares it.
-        returns: ValueType,
         /// Where the call and each argument start in the query (for annotations).
         pos: Option<Position>,
         arg_pos: Vec<Option<Position>>,
@@ -81,7 +79,7 @@ impl Expr {
             Expr::String(_) => ValueType::String,
             Expr::Selector(_) | Expr::Aggregate { .. } => ValueType::Vector,
             Expr::Matrix { .. } | Expr::Subquery { .. } => ValueType::Matrix,
-            Expr::Call { returns, .. } => *returns,
+            Expr::Call { function, .. } => function.returns,
             Expr::Binary { lhs, rhs, .. } => {
                 if lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar {
                     ValueType::Scalar
@@ -188,8 +186,7 @@ impl<'a> Converter<'a> {
                 refuse_non_utf8_destination(call)?;
                 check_extensions(call)?;
                 Expr::Call {
-                    name: call.function.name.to_string(),
-                    returns: call.function.returns,
+                    function: call.function,
                     args: call
                         .args
                         .iter()
@@ -261,10 +258,14 @@ fn not_utf8(expr: &syntax::Expr) -> Option<&[u8]> {
 /// label_replace and label_join refuse a destination that is not UTF-8 (`"\xff"`), as
 /// Prometheus does before looking at any series.
 fn refuse_non_utf8_destination(call: &syntax::Call) -> Result<(), EngineError> {
-    let name = call.function.name;
-    if !matches!(name, "label_replace" | "label_join") {
+    use SpecialFunction::{LabelJoin, LabelReplace};
+    if !matches!(
+        call.function.kind,
+        FunctionKind::Special(LabelReplace | LabelJoin)
+    ) {
         return Ok(());
     }
+    let name = call.function.name;
     match call.args.get(1).and_then(not_utf8) {
         // Prometheus' API shows the bytes as U+FFFD (JSON cannot hold them).
         Some(bytes) => Err(EngineError::Execution(format!(

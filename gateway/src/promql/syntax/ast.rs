@@ -2,9 +2,9 @@
 //! it back the way Prometheus prints expressions (`Expr.String()`), so a printed tree parses to
 //! the same tree.
 
-use super::functions::Signature;
 use super::{quote, quote_label_name};
 use crate::promql::functions::format::go_g;
+use crate::promql::functions::{Function, ValueType};
 use crate::promql::operators::{Aggregation, BinaryKind};
 use std::fmt;
 use store_api::Matcher;
@@ -65,37 +65,6 @@ pub struct NumberLiteral {
     pub value: f64,
     /// Written as a duration (`5m`): printed as one.
     pub duration: bool,
-}
-
-/// The type of an expression's value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValueType {
-    Scalar,
-    String,
-    Vector,
-    Matrix,
-}
-
-impl ValueType {
-    /// As Prometheus names the type in messages.
-    pub fn documented(self) -> &'static str {
-        match self {
-            ValueType::Scalar => "scalar",
-            ValueType::String => "string",
-            ValueType::Vector => "instant vector",
-            ValueType::Matrix => "range vector",
-        }
-    }
-
-    /// As the API and the tree view name it.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            ValueType::Scalar => "scalar",
-            ValueType::String => "string",
-            ValueType::Vector => "vector",
-            ValueType::Matrix => "matrix",
-        }
-    }
 }
 
 /// `@` as written: a time in milliseconds, or the query's start or end.
@@ -212,7 +181,8 @@ pub struct Subquery {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Call {
-    pub function: &'static Signature,
+    /// The table's entry, resolved once by the parser.
+    pub function: &'static Function,
     pub args: Vec<Expr>,
 }
 

@@ -5,6 +5,7 @@
 use super::ast::*;
 use super::error::ParseError;
 use super::quote;
+use crate::promql::functions::{FunctionKind, SpecialFunction, ValueType};
 use crate::promql::operators::Aggregation;
 use store_api::labels::METRIC_NAME;
 
@@ -139,7 +140,10 @@ impl<'a> Checker<'a> {
         let context = format!("call to function {}", quote(f.name));
         for (i, arg) in call.args.iter_mut().enumerate() {
             // info()'s label selector may match everything: `info(m, {data=~".*"})`.
-            if f.name == "info" && i == 1 && matches!(arg.kind, ExprKind::Selector(_)) {
+            if f.kind == FunctionKind::Special(SpecialFunction::Info)
+                && i == 1
+                && matches!(arg.kind, ExprKind::Selector(_))
+            {
                 continue;
             }
             let want = f.args[i.min(declared - 1)];

@@ -8,7 +8,6 @@
 pub mod ast;
 mod check;
 mod error;
-pub mod functions;
 mod lexer;
 mod parser;
 pub mod pretty;

@@ -5,9 +5,9 @@
 
 use super::ast::*;
 use super::error::ParseError;
-use super::functions::signature;
 use super::lexer::{Keyword, Token, TokenKind, tokenize};
 use super::{quote, unquote};
+use crate::promql::functions;
 use crate::promql::operators::{Aggregation, BinaryKind};
 use store_api::labels::METRIC_NAME;
 use store_api::{MatchOp, Matcher};
@@ -448,7 +448,7 @@ impl<'a> Parser<'a> {
     fn call(&mut self) -> Result<Expr> {
         let name = self.advance();
         let (args, end) = self.call_args()?;
-        let Some(function) = signature(self.text(name)) else {
+        let Some(function) = functions::lookup(self.text(name)) else {
             let message = format!("unknown function with name {}", quote(self.text(name)));
             return Err(self.error(name.start, message));
         };

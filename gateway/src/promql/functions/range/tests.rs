@@ -6,6 +6,7 @@
 
 use super::RangeFunction::{self, *};
 use super::*;
+use crate::promql::functions::{FunctionKind, table};
 
 const S: i64 = 1000;
 const M: i64 = 60 * S;
@@ -544,42 +545,18 @@ fn double_exponential_smoothing_and_its_errors() {
 fn degenerate_windows_give_nothing() {
     let mut scratch = Vec::new();
     let mut annos = Annotations::new();
-    let all = [
-        Rate,
-        Increase,
-        Delta,
-        Irate,
-        Idelta,
-        Deriv,
-        PredictLinear,
-        Resets,
-        Changes,
-        AvgOverTime,
-        SumOverTime,
-        CountOverTime,
-        MinOverTime,
-        MaxOverTime,
-        StddevOverTime,
-        StdvarOverTime,
-        QuantileOverTime,
-        LastOverTime,
-        FirstOverTime,
-        PresentOverTime,
-        MadOverTime,
-        TsOfMinOverTime,
-        TsOfMaxOverTime,
-        TsOfLastOverTime,
-        TsOfFirstOverTime,
-        DoubleExponentialSmoothing,
-    ];
+    // Every range function the table knows.
+    let all = table::all().iter().filter_map(|f| match f.kind {
+        FunctionKind::Range(r) => Some((f.name, r)),
+        _ => None,
+    });
     let weird = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, f64::MAX];
-    for f in all {
+    for (name, f) in all {
         let empty = Window::new(&[], &[], 0, 1);
         assert_eq!(
             f.eval(&empty, &[0.5, 0.5], &mut scratch, &mut annos),
             Ok(None),
-            "{}",
-            f.name()
+            "{name}"
         );
         let mismatched = Window::new(&[1, 2], &[1.0], 0, 2);
         assert_eq!(
