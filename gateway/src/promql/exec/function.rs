@@ -1,5 +1,5 @@
-//! Instant-vector functions: element-wise maps, relabelling, `scalar()`, `absent()`, the
-//! sorting functions and classic `histogram_quantile`.
+//! Instant-vector functions: element-wise maps, relabelling, `scalar()`, `timestamp()`,
+//! `absent()`, the sorting functions and classic `histogram_quantile`.
 
 use super::range::scalar_args;
 use super::{Batch, BoxOperator, Operator, QueryContext, SeriesMeta, StepVector};
@@ -230,6 +230,41 @@ impl Operator for ScalarOp {
                 })
                 .collect(),
         ))
+    }
+}
+
+/// `timestamp(expr)` of a computed vector: the evaluation time of each sample.
+pub struct TimestampOp {
+    input: BoxOperator,
+}
+
+impl TimestampOp {
+    pub fn new(input: BoxOperator) -> Self {
+        Self { input }
+    }
+}
+
+impl Operator for TimestampOp {
+    fn series(&mut self) -> Result<Arc<[SeriesMeta]>, EngineError> {
+        let series = self.input.series()?;
+        Ok(series
+            .iter()
+            .map(|s| SeriesMeta {
+                labels: s.labels.clone(),
+                drop_name: true,
+            })
+            .collect())
+    }
+
+    fn next(&mut self) -> Result<Option<Batch>, EngineError> {
+        let Some(mut batch) = self.input.next()? else {
+            return Ok(None);
+        };
+        for step in &mut batch {
+            let t = step.t as f64 / 1000.0;
+            step.values.fill(t);
+        }
+        Ok(Some(batch))
     }
 }
 

@@ -1,20 +1,24 @@
 //! From the logical plan to physical operators, reading each selector's series from storage
-//! as it is reached.
+//! as it is reached. The functions the engine implements itself ([`SpecialFunction`]) are
+//! built one family per file beside this one (`time`, `scalar`, `absent`, `sort`, `labels`,
+//! `histogram`, `info`); `special` only dispatches to them.
+
+mod absent;
+mod histogram;
+mod info;
+mod labels;
+mod scalar;
+mod sort;
+mod time;
 
 use super::error::EngineError;
 use super::exec::aggregate::AggregateOp;
 use super::exec::binary::{BinaryOp, Operand};
-use super::exec::function::{
-    AbsentOp, ClassicHistogramOp, Collision, HistogramCalc, MapOp, RelabelOp, ScalarOp, SortOp,
-    SortOrder,
-};
-use super::exec::info::{self, InfoOp, InfoSpec};
+use super::exec::function::{Collision, MapOp, RelabelOp, SortOrder};
 use super::exec::range::{RangeFunctionOp, RangeSource};
 use super::exec::scan::{EvalTime, VectorScan};
 use super::exec::{BoxOperator, NumberOp, QueryContext, SeriesMeta, StepTimeOp, Steps};
-use super::functions::{
-    self, Function, FunctionKind, Position, RangeFunction, SpecialFunction, ValueType,
-};
+use super::functions::{self, Function, FunctionKind, Position, SpecialFunction, ValueType};
 use super::logical::{At, Expr, Extension, Selector, TimeModifier};
 use super::operators::{Aggregation, BinaryKind, VectorMatching};
 use super::storage::{SelectRequest, SeriesSamples, Storage};
@@ -288,15 +292,6 @@ impl<'a> Planner<'a> {
         Box::new(RelabelOp::drop_names_now(op, collision))
     }
 
-    /// Sorting means nothing in a range query (results are ordered by labels): say so, and
-    /// skip the work.
-    fn sorting_matters(&self, pos: Option<Position>) -> bool {
-        if self.ctx.range_query {
-            self.ctx.annotations().sort_in_range_query(pos);
-        }
-        !self.ctx.range_query
-    }
-
     async fn vector_scan(
         &self,
         selector: &Selector,
@@ -443,6 +438,7 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// A function the engine implements itself, built beside the others of its family.
     async fn special(
         &self,
         special: SpecialFunction,
@@ -450,242 +446,49 @@ impl<'a> Planner<'a> {
         pos: &Positions<'_>,
         steps: Steps,
     ) -> Result<BoxOperator, EngineError> {
-        Ok(match special {
-            SpecialFunction::Time => Box::new(StepTimeOp::new(steps, None)),
-            // The query's own bounds and step, in seconds, whatever step is evaluated.
-            SpecialFunction::Start => {
-                Box::new(NumberOp::new(self.ctx.query_start as f64 / 1000.0, steps))
+        use SpecialFunction as F;
+        let ctx = &self.ctx;
+        match special {
+            F::Time => Ok(self.time(steps)),
+            F::Start => Ok(self.query_seconds(ctx.query_start, steps)),
+            F::End => Ok(self.query_seconds(ctx.query_end, steps)),
+            F::QueryRange => {
+                Ok(self.query_seconds(ctx.query_end.saturating_sub(ctx.query_start), steps))
             }
-            SpecialFunction::End => {
-                Box::new(NumberOp::new(self.ctx.query_end as f64 / 1000.0, steps))
+            F::Step => Ok(self.query_seconds(ctx.query_step, steps)),
+            F::Timestamp => self.timestamp(&args[0], steps).await,
+            F::Pi => Ok(self.pi(steps)),
+            F::MinOf => self.pick_of(args, steps, functions::math::go_min).await,
+            F::MaxOf => self.pick_of(args, steps, functions::math::go_max).await,
+            F::Vector => self.vector(&args[0], steps).await,
+            F::Scalar => self.scalar(&args[0], steps).await,
+            F::Absent => self.absent(&args[0], steps).await,
+            F::AbsentOverTime => self.absent_over_time(&args[0], steps).await,
+            F::Sort => {
+                self.sort_by_value(args, pos, steps, SortOrder::ValueAsc)
+                    .await
             }
-            SpecialFunction::QueryRange => Box::new(NumberOp::new(
-                self.ctx.query_end.saturating_sub(self.ctx.query_start) as f64 / 1000.0,
-                steps,
-            )),
-            SpecialFunction::Step => {
-                Box::new(NumberOp::new(self.ctx.query_step as f64 / 1000.0, steps))
+            F::SortDesc => {
+                self.sort_by_value(args, pos, steps, SortOrder::ValueDesc)
+                    .await
             }
-            SpecialFunction::MinOf | SpecialFunction::MaxOf => {
-                let first = self.build(&args[0], steps).await?;
-                let second = self.build(&args[1], steps).await?;
-                let pick = if special == SpecialFunction::MinOf {
-                    functions::math::go_min
-                } else {
-                    functions::math::go_max
-                };
-                Box::new(MapOp::new(
-                    first,
-                    vec![second],
-                    false,
-                    Box::new(move |v, a| Some(pick(v, a[0]))),
-                ))
-            }
-            SpecialFunction::Pi => Box::new(NumberOp::new(std::f64::consts::PI, steps)),
-            SpecialFunction::Vector => {
-                let input = self.build(&args[0], steps).await?;
-                Box::new(RelabelOp::new(
-                    input,
-                    Box::new(|_| Ok(SeriesMeta::new(Labels::new()))),
-                ))
-            }
-            SpecialFunction::Scalar => Box::new(ScalarOp::new(self.build(&args[0], steps).await?)),
-            SpecialFunction::Timestamp => match &args[0] {
-                Expr::Selector(selector) => {
-                    let scan = self.vector_scan(selector, steps, true).await?;
-                    Box::new(MapOp::new(scan, Vec::new(), true, Box::new(|v, _| Some(v))))
-                }
-                other => {
-                    let input = self.build(other, steps).await?;
-                    Box::new(TimestampOp::new(input))
-                }
-            },
-            SpecialFunction::AbsentOverTime => {
-                let source = self.matrix_arg(&args[0], steps).await?;
-                let present = RangeFunctionOp::new(
-                    self.ctx.clone(),
-                    steps,
-                    RangeFunction::PresentOverTime,
-                    source,
-                    Vec::new(),
-                )?;
-                Box::new(AbsentOp::new(Box::new(present), absent_labels(&args[0])))
-            }
-            SpecialFunction::Absent => {
-                let input = self.build(&args[0], steps).await?;
-                Box::new(AbsentOp::new(input, absent_labels(&args[0])))
-            }
-            SpecialFunction::Sort | SpecialFunction::SortDesc => {
-                let input = self.build(&args[0], steps).await?;
-                if !self.sorting_matters(pos.call) {
-                    return Ok(input);
-                }
-                let order = if special == SpecialFunction::Sort {
-                    SortOrder::ValueAsc
-                } else {
-                    SortOrder::ValueDesc
-                };
-                Box::new(SortOp::new(input, order))
-            }
-            SpecialFunction::SortByLabel | SpecialFunction::SortByLabelDesc => {
-                let input = self.build(&args[0], steps).await?;
-                let names = string_args(&args[1..])?;
-                if !self.sorting_matters(pos.call) {
-                    return Ok(input);
-                }
-                Box::new(SortOp::new(
-                    input,
-                    SortOrder::Labels {
-                        names,
-                        descending: special == SpecialFunction::SortByLabelDesc,
-                    },
-                ))
-            }
-            SpecialFunction::LabelReplace => {
-                let input = self.build(&args[0], steps).await?;
-                let strings = string_args(&args[1..])?;
-                let [dst, replacement, src, regex] = <[String; 4]>::try_from(strings)
-                    .map_err(|_| EngineError::BadData("label_replace takes 5 arguments".into()))?;
-                let replace =
-                    functions::labels::LabelReplace::new(&dst, &replacement, &src, &regex)?;
-                Box::new(RelabelOp::new(
-                    input,
-                    Box::new(move |meta| {
-                        Ok(SeriesMeta {
-                            labels: replace.apply(&meta.labels),
-                            drop_name: meta.drop_name
-                                && replace.destination() != store_api::labels::METRIC_NAME,
-                        })
-                    }),
-                ))
-            }
-            SpecialFunction::LabelJoin => {
-                let input = self.build(&args[0], steps).await?;
-                let strings = string_args(&args[1..])?;
-                let (dst, rest) = strings
-                    .split_first()
-                    .ok_or_else(|| EngineError::BadData("label_join needs a destination".into()))?;
-                let (separator, sources) = rest
-                    .split_first()
-                    .ok_or_else(|| EngineError::BadData("label_join needs a separator".into()))?;
-                let join = functions::labels::LabelJoin::new(dst, separator, sources)?;
-                Box::new(RelabelOp::new(
-                    input,
-                    Box::new(move |meta| {
-                        Ok(SeriesMeta {
-                            labels: join.apply(&meta.labels),
-                            drop_name: meta.drop_name
-                                && join.destination() != store_api::labels::METRIC_NAME,
-                        })
-                    }),
-                ))
-            }
-            SpecialFunction::HistogramQuantile => {
-                let phi = self.build(&args[0], steps).await?;
-                let input = self.build(&args[1], steps).await?;
-                Box::new(ClassicHistogramOp::new(
-                    self.ctx.clone(),
-                    HistogramCalc::Quantile {
-                        phi,
-                        phi_pos: pos.arg(0),
-                    },
-                    input,
-                    pos.arg(1),
-                ))
-            }
-            SpecialFunction::HistogramFraction => {
-                let lower = self.build(&args[0], steps).await?;
-                let upper = self.build(&args[1], steps).await?;
-                let input = self.build(&args[2], steps).await?;
-                Box::new(ClassicHistogramOp::new(
-                    self.ctx.clone(),
-                    HistogramCalc::Fraction { lower, upper },
-                    input,
-                    pos.arg(2),
-                ))
-            }
-            SpecialFunction::HistogramQuantiles => {
-                let input = self.build(&args[0], steps).await?;
-                let label = match args.get(1) {
-                    Some(Expr::String(label)) => label.clone(),
-                    _ => {
-                        return Err(EngineError::BadData(
-                            "histogram_quantiles needs a label name".into(),
-                        ));
-                    }
-                };
-                let phis = args[2..]
-                    .iter()
-                    .map(|a| match a {
-                        Expr::Number(n) => Ok(*n),
-                        _ => Err(EngineError::BadData(
-                            "histogram_quantiles needs number literals".into(),
-                        )),
-                    })
-                    .collect::<Result<Vec<f64>, _>>()?;
-                for (i, phi) in phis.iter().enumerate() {
-                    self.ctx.annotations().check_quantile(*phi, pos.arg(2 + i));
-                }
-                Box::new(ClassicHistogramOp::new(
-                    self.ctx.clone(),
-                    HistogramCalc::Quantiles { label, phis },
-                    input,
-                    pos.arg(0),
-                ))
-            }
-            SpecialFunction::Info => self.info(args, steps).await?,
-            other => {
-                return Err(EngineError::BadData(format!(
-                    "function {other:?} is not supported yet"
-                )));
-            }
-        })
-    }
-}
-
-impl Planner<'_> {
-    /// `info(v, [selector])`: the input, then the info series that may join it, fetched over
-    /// the window the input's reference time needs.
-    async fn info(&self, args: &[Expr], steps: Steps) -> Result<BoxOperator, EngineError> {
-        let matchers = match args.get(1) {
-            None => None,
-            Some(Expr::Selector(selector)) => Some(selector.matchers.as_slice()),
-            Some(_) => {
-                return Err(EngineError::BadData(
-                    "info's second argument must be a label selector".into(),
-                ));
-            }
-        };
-        let spec = InfoSpec::new(matchers)?;
-        let mut input = self.build(&args[0], steps).await?;
-        let input_series = input.series()?;
-        let time = info::reference_time(&args[0], &|t| self.eval_time(t));
-        let data = match spec.fetch_matchers(&input_series)? {
-            Some(matchers) => {
-                let (first, last) = self.eval_span(time, steps);
-                let lookback = self.ctx.options.lookback_delta_ms;
-                let selector = Selector {
-                    matchers,
-                    time: TimeModifier::default(),
-                    extension: None,
-                };
-                self.select(
-                    &selector,
-                    first.saturating_sub(lookback).saturating_add(1),
-                    last,
-                )
-                .await?
-            }
-            None => Vec::new(),
-        };
-        let scan = VectorScan::new(self.ctx.clone(), steps, time, data, true)?;
-        Ok(Box::new(InfoOp::new(
-            self.ctx.clone(),
-            spec,
-            input,
-            input_series,
-            Box::new(scan),
-        )))
+            F::SortByLabel => self.sort_by_label(args, pos, steps, false).await,
+            F::SortByLabelDesc => self.sort_by_label(args, pos, steps, true).await,
+            F::LabelReplace => self.label_replace(args, steps).await,
+            F::LabelJoin => self.label_join(args, steps).await,
+            F::HistogramQuantile => self.histogram_quantile(args, pos, steps).await,
+            F::HistogramQuantiles => self.histogram_quantiles(args, pos, steps).await,
+            F::HistogramFraction => self.histogram_fraction(args, pos, steps).await,
+            F::Info => self.info(args, steps).await,
+            F::HistogramAvg
+            | F::HistogramCount
+            | F::HistogramSum
+            | F::HistogramStddev
+            | F::HistogramStdvar
+            | F::StartTimestamp => Err(EngineError::BadData(format!(
+                "function {special:?} is not supported yet"
+            ))),
+        }
     }
 }
 
@@ -698,41 +501,6 @@ pub struct Positions<'a> {
 impl Positions<'_> {
     fn arg(&self, i: usize) -> Option<Position> {
         self.args.get(i).copied().flatten()
-    }
-}
-
-/// `timestamp(expr)` of a computed vector: the evaluation time of each sample.
-struct TimestampOp {
-    input: BoxOperator,
-}
-
-impl TimestampOp {
-    fn new(input: BoxOperator) -> Self {
-        Self { input }
-    }
-}
-
-impl super::exec::Operator for TimestampOp {
-    fn series(&mut self) -> Result<std::sync::Arc<[SeriesMeta]>, EngineError> {
-        let series = self.input.series()?;
-        Ok(series
-            .iter()
-            .map(|s| SeriesMeta {
-                labels: s.labels.clone(),
-                drop_name: true,
-            })
-            .collect())
-    }
-
-    fn next(&mut self) -> Result<Option<super::exec::Batch>, EngineError> {
-        let Some(mut batch) = self.input.next()? else {
-            return Ok(None);
-        };
-        for step in &mut batch {
-            let t = step.t as f64 / 1000.0;
-            step.values.fill(t);
-        }
-        Ok(Some(batch))
     }
 }
 
@@ -765,27 +533,4 @@ fn string_args(args: &[Expr]) -> Result<Vec<String>, EngineError> {
             _ => Err(EngineError::BadData("expected a string argument".into())),
         })
         .collect()
-}
-
-/// The labels `absent()` reports: the equality matchers of a plain selector, except a name
-/// matched twice and the metric name.
-fn absent_labels(arg: &Expr) -> Labels {
-    let selector = match arg {
-        Expr::Selector(s) => s,
-        Expr::Matrix { selector, .. } => selector,
-        _ => return Labels::new(),
-    };
-    let mut labels = Labels::new();
-    for (name, value) in selector.equality_labels() {
-        let matched_once = selector
-            .matchers
-            .iter()
-            .filter(|m| m.name() == name)
-            .count()
-            == 1;
-        if name != store_api::labels::METRIC_NAME && matched_once {
-            labels.set(name.to_string(), value.to_string());
-        }
-    }
-    labels
 }
