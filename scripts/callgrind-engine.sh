@@ -33,7 +33,7 @@ ENGINE_BENCH_ONCE=1 ENGINE_BENCH_QUERY="${1:-}" valgrind --tool=callgrind \
   --callgrind-out-file="$out/callgrind.%p" "$binary" 2>"$out/log" || { cat "$out/log"; exit 1; }
 mapfile -t names < <(grep -o '^[a-z_0-9]*: done' "$out/log" | cut -d: -f1)
 # Parts: 1 before the first query, then each query and the gap after it.
-mapfile -t parts < <(ls "$out"/callgrind.*.* | sort -t. -k3 -n)
+mapfile -t parts < <(ls "$out"/callgrind.*.* | awk -F. '{print $NF "\t" $0}' | sort -n | cut -f2)
 printf '%-22s %16s\n' query instructions
 for i in "${!names[@]}"; do
   printf '%-22s %16s\n' "${names[$i]}" "$(awk '/^summary:/ {print $2}' "${parts[$((2 * i + 1))]}")"
