@@ -2,7 +2,7 @@
 //! specific (timestamps as seconds with millisecond decimals, values as Go-formatted
 //! strings).
 
-use crate::promql::functions::format::{push_go_f, push_integer};
+use crate::promql::functions::format::{digits_before, push_ascii, push_go_f};
 use crate::promql::{InstantSample, Phases, RangeSeries, SampleSummary, Value};
 use store_api::Labels;
 use store_api::text::push_json_string;
@@ -19,29 +19,30 @@ fn push_float_seconds(out: &mut String, ms: i64) {
 }
 
 fn push_seconds(out: &mut String, ms: i64, trim: bool) {
-    if ms < 0 {
-        out.push('-');
-    }
+    // '-', 20 digits of seconds, '.', 3 of milliseconds.
+    let mut text = [0u8; 25];
     let abs = ms.unsigned_abs();
-    push_integer(out, (abs / 1000) as i64);
+    let point = 21;
+    let mut end = point;
     let frac = abs % 1000;
     if frac != 0 {
-        let digits = [
-            b'0' + (frac / 100) as u8,
-            b'0' + (frac / 10 % 10) as u8,
-            b'0' + (frac % 10) as u8,
-        ];
-        let len = if trim {
-            3 - digits.iter().rev().take_while(|&&d| d == b'0').count()
-        } else {
-            3
-        };
-        out.push('.');
-        out.extend(digits[..len].iter().map(|&d| char::from(d)));
+        text[point] = b'.';
+        text[point + 1] = b'0' + (frac / 100) as u8;
+        text[point + 2] = b'0' + (frac / 10 % 10) as u8;
+        text[point + 3] = b'0' + (frac % 10) as u8;
+        end = point + 4;
+        while trim && text[end - 1] == b'0' {
+            end -= 1;
+        }
     }
+    let mut start = digits_before(&mut text, point, abs / 1000);
+    if ms < 0 {
+        start -= 1;
+        text[start] = b'-';
+    }
+    push_ascii(out, &text[start..end]);
 }
 
-/// A sample value as Prometheus writes it: a string, `"+Inf"`, `"NaN"`, Go's 'f' format.
 pub fn push_value(out: &mut String, v: f64) {
     out.push('"');
     push_go_f(out, v);

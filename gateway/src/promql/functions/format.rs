@@ -110,22 +110,34 @@ pub fn push_go_f(out: &mut String, x: f64) {
 }
 
 /// Appends the decimal digits of `n`, without going through `fmt`.
-pub fn push_integer(out: &mut String, n: i64) {
+fn push_integer(out: &mut String, n: i64) {
+    let mut text = [0u8; 21];
+    let mut start = digits_before(&mut text, 21, n.unsigned_abs());
     if n < 0 {
-        out.push('-');
+        start -= 1;
+        text[start] = b'-';
     }
-    let mut rest = n.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
+    push_ascii(out, &text[start..]);
+}
+
+/// Writes the decimal digits of `n` so that they end at `text[end]`; returns where they
+/// start. `text` must have room for them (20 bytes hold any u64).
+pub fn digits_before(text: &mut [u8], end: usize, mut n: u64) -> usize {
+    let mut start = end;
     loop {
         start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
+        text[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return start;
         }
     }
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+}
+
+/// Appends ASCII text in one `push_str`: a char at a time costs a capacity check and an
+/// encoding step per digit, on the path that writes every sample of an answer.
+pub fn push_ascii(out: &mut String, ascii: &[u8]) {
+    out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
 }
 
 /// Go's `fmt` `%f`: six decimals; infinities print as `+Inf`/`-Inf`.
