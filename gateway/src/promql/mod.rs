@@ -9,6 +9,7 @@ mod kahan;
 mod logical;
 pub mod operators;
 mod planner;
+mod read;
 mod result;
 pub mod storage;
 pub mod syntax;
@@ -22,7 +23,8 @@ pub use value::{InstantSample, Phases, QueryResult, RangeSeries, Value};
 use exec::{QueryContext, RangeSource, Steps, evaluate_matrix};
 use functions::ValueType;
 use logical::Expr;
-use planner::Planner;
+use planner::{Planner, Subquery};
+use read::ReadServer;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -125,67 +127,20 @@ impl Engine {
         let mut clock = PhaseClock::start();
         let expr = tracing::info_span!("parse").in_scope(|| self.plan(query, 0, 0))?;
         clock.parsed();
-        let ctx = QueryContext::new(Arc::new(self.options.clone()), time_ms, time_ms, None);
-        let planner = Planner::new(ctx.clone(), storage);
-        let steps = Steps::instant(time_ms);
-        let value = match &expr {
-            Expr::String(s) => Value::String {
-                t: time_ms,
-                s: s.clone(),
-            },
-            Expr::Matrix { selector, range_ms } => {
-                let source = planner
-                    .range_source(selector, *range_ms, steps)
-                    .instrument(tracing::info_span!("fetch"))
-                    .await?;
-                clock.fetched();
-                let points = window_points(source, time_ms);
-                ctx.stats.start_counting();
-                let read = points.iter().map(|s| s.points.len() as u64).sum();
-                ctx.stats.add_at(time_ms, read);
-                Value::Matrix(points)
-            }
-            Expr::Subquery {
-                expr,
-                range_ms,
-                step_ms,
-                time,
-            } => {
-                // Its inner evaluation is the query's: its samples count (in the total).
-                ctx.stats.start_counting();
-                let source = planner
-                    .subquery_source(expr, *range_ms, *step_ms, time, steps)
-                    .instrument(tracing::info_span!("fetch"))
-                    .await?;
-                clock.fetched();
-                Value::Matrix(window_points(source, time_ms))
-            }
-            _ => {
-                let op = planner
-                    .build(&expr, steps)
-                    .instrument(tracing::info_span!("fetch"))
-                    .await?;
-                clock.fetched();
-                ctx.stats.start_counting();
-                let matrix = evaluate(&ctx, op)
-                    .instrument(tracing::info_span!("eval"))
-                    .await?;
-                if expr.value_type() == ValueType::Scalar {
-                    Value::Scalar {
-                        t: time_ms,
-                        v: matrix
-                            .values
-                            .first()
-                            .and_then(|v| v.first())
-                            .copied()
-                            .unwrap_or(f64::NAN),
-                    }
-                } else {
-                    Value::Vector(result::instant_vector(&matrix, time_ms)?)
-                }
-            }
-        };
-        Ok(self.finish(value, &planner, &ctx, clock.evaluated()))
+        let (reader, mut reads) = read::channel();
+        let ctx = QueryContext::new(
+            Arc::new(self.options.clone()),
+            time_ms,
+            time_ms,
+            None,
+            reader,
+        );
+        let job_ctx = ctx.clone();
+        let value = on_evaluation_thread(&ctx, storage, &mut reads, move || {
+            instant_value(&job_ctx, &expr, time_ms)
+        })
+        .await?;
+        Ok(self.finish(value, reads, &ctx, clock))
     }
 
     async fn range(
@@ -220,24 +175,22 @@ impl Engine {
                 )));
             }
         }
+        let (reader, mut reads) = read::channel();
         let ctx = QueryContext::new(
             Arc::new(self.options.clone()),
             start_ms,
             end_ms,
             Some(step_ms),
+            reader,
         );
-        let planner = Planner::new(ctx.clone(), storage);
-        let op = planner
-            .build(&expr, steps)
-            .instrument(tracing::info_span!("fetch"))
-            .await?;
-        clock.fetched();
-        ctx.stats.start_counting();
-        let matrix = evaluate(&ctx, op)
-            .instrument(tracing::info_span!("eval"))
-            .await?;
-        let value = Value::Matrix(result::range_matrix(matrix)?);
-        Ok(self.finish(value, &planner, &ctx, clock.evaluated()))
+        let job_ctx = ctx.clone();
+        let value = on_evaluation_thread(&ctx, storage, &mut reads, move || {
+            let op = Planner::new(job_ctx.clone()).build(&expr, steps)?;
+            let matrix = evaluate_matrix(&job_ctx, op)?;
+            Ok(Value::Matrix(result::range_matrix(matrix)?))
+        })
+        .await?;
+        Ok(self.finish(value, reads, &ctx, clock))
     }
 
     /// Parses and plans `query` for a query of `range_ms` evaluated every `step_ms` (both 0
@@ -256,25 +209,76 @@ impl Engine {
     fn finish(
         &self,
         value: Value,
-        planner: &Planner<'_>,
+        reads: ReadServer,
         ctx: &QueryContext,
-        phases: Phases,
+        clock: PhaseClock,
     ) -> QueryResult {
-        let mut warnings = planner
-            .warnings
-            .lock()
-            .map(|w| w.clone())
-            .unwrap_or_default();
+        let mut warnings = reads.warnings;
         let annotations = ctx.take_annotations();
         warnings.extend(annotations.warnings);
         QueryResult {
             value,
             warnings,
             infos: annotations.infos,
-            phases,
+            phases: clock.evaluated(reads.busy),
             samples: ctx.stats.summary(),
         }
     }
+}
+
+/// An instant query's value: planned and evaluated on the evaluation thread.
+fn instant_value(ctx: &QueryContext, expr: &Expr, time_ms: i64) -> Result<Value, EngineError> {
+    let planner = Planner::new(ctx.clone());
+    let steps = Steps::instant(time_ms);
+    Ok(match expr {
+        Expr::String(s) => Value::String {
+            t: time_ms,
+            s: s.clone(),
+        },
+        Expr::Matrix { selector, range_ms } => {
+            let source = planner
+                .range_input(selector, *range_ms, steps)
+                .resolve(ctx)?;
+            let points = window_points(source, time_ms);
+            let read = points.iter().map(|s| s.points.len() as u64).sum();
+            ctx.count_read(time_ms, read);
+            Value::Matrix(points)
+        }
+        Expr::Subquery {
+            expr,
+            range_ms,
+            step_ms,
+            time,
+        } => {
+            let subquery = Subquery {
+                expr,
+                range_ms: *range_ms,
+                step_ms: *step_ms,
+                time,
+            };
+            // Its inner evaluation is the query's: its samples count (in the total).
+            let source = planner
+                .subquery_input(&subquery, steps, ctx.clone())?
+                .resolve(ctx)?;
+            Value::Matrix(window_points(source, time_ms))
+        }
+        _ => {
+            let matrix = evaluate_matrix(ctx, planner.build(expr, steps)?)?;
+            if expr.value_type() == ValueType::Scalar {
+                Value::Scalar {
+                    t: time_ms,
+                    v: matrix
+                        .values
+                        .first()
+                        .and_then(|v| v.first())
+                        .copied()
+                        .unwrap_or(f64::NAN),
+                }
+            } else {
+                Value::Vector(result::instant_vector(&matrix, time_ms)?)
+            }
+        }
+    })
 }
 
 /// Why a range query's start, end and step are refused, in Prometheus' words: one check for
@@ -344,23 +348,24 @@ impl PhaseClock {
         self.phases.parse = self.lap();
     }
 
-    fn fetched(&mut self) {
-        self.phases.fetch = self.lap();
-    }
-
-    fn evaluated(mut self) -> Phases {
-        self.phases.eval = self.lap();
+    /// Evaluation ended, `reading` of it spent waiting on storage.
+    fn evaluated(mut self, reading: Duration) -> Phases {
+        let evaluation = self.lap();
+        self.phases.fetch = reading;
+        self.phases.eval = evaluation.saturating_sub(reading);
         self.phases
     }
 }
 
-/// Runs the operators on a blocking thread (evaluation is CPU work that must not stall the
-/// async runtime). If the caller goes away (the request future is dropped), the query is
-/// canceled at its next check.
-async fn evaluate(
+/// Plans and evaluates on a blocking thread (CPU work that must not stall the async runtime),
+/// serving the operators' reads from `storage` meanwhile. If the caller goes away (the request
+/// future is dropped), the query is canceled at its next check or read.
+async fn on_evaluation_thread<T: Send + 'static>(
     ctx: &QueryContext,
-    op: exec::BoxOperator,
-) -> Result<exec::subquery::Matrix, EngineError> {
+    storage: &dyn Storage,
+    reads: &mut ReadServer,
+    job: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, EngineError> {
     struct CancelOnDrop<'a> {
         ctx: &'a QueryContext,
         finished: bool,
@@ -376,8 +381,10 @@ async fn evaluate(
         ctx,
         finished: false,
     };
-    let worker_ctx = ctx.clone();
-    let result = tokio::task::spawn_blocking(move || evaluate_matrix(&worker_ctx, op))
+    let evaluation = tokio::task::spawn_blocking(job);
+    let result = reads
+        .serve_until(storage, evaluation)
+        .instrument(tracing::info_span!("eval"))
         .await
         .map_err(|e| EngineError::Execution(format!("query evaluation failed: {e}")));
     guard.finished = true;

@@ -1,9 +1,12 @@
-//! What every operator of one query shares: its step grid, its limits, its deadline.
+//! What every operator of one query shares: its step grid, its limits, its deadline, and the
+//! reader its selectors read their series through.
 
 use super::super::EngineOptions;
 use super::super::error::EngineError;
 use super::{BATCH_STEPS, Batch, SampleStats, StepVector};
 use crate::promql::functions::Annotations;
+use crate::promql::read::{Read, SeriesReader};
+use crate::promql::storage::SeriesSamples;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -72,6 +75,10 @@ pub struct QueryContext {
     annotations: Arc<Mutex<Annotations>>,
     /// The samples read, for the answer's `stats`.
     pub stats: Arc<SampleStats>,
+    /// Whether this context's reads count in `stats`: not inside a subquery under a
+    /// function, whose samples Prometheus counts only through the windows over its points.
+    counted: bool,
+    reader: SeriesReader,
 }
 
 impl QueryContext {
@@ -80,6 +87,7 @@ impl QueryContext {
         query_start: i64,
         query_end: i64,
         query_step: Option<i64>,
+        reader: SeriesReader,
     ) -> Self {
         let deadline = Instant::now() + options.timeout;
         let stats = SampleStats::new(
@@ -100,7 +108,36 @@ impl QueryContext {
             series: Arc::new(AtomicUsize::new(0)),
             annotations: Arc::new(Mutex::new(Annotations::default())),
             stats: Arc::new(stats),
+            counted: true,
+            reader,
         }
+    }
+
+    /// The context of a subquery's inner evaluation under a function: the same query, limits
+    /// and reader, its reads not counted in `stats`.
+    pub fn uncounted(&self) -> Self {
+        Self {
+            counted: false,
+            ..self.clone()
+        }
+    }
+
+    /// `n` samples read at step time `t`, for the answer's `stats`.
+    pub fn count_read(&self, t: i64, n: u64) {
+        if self.counted {
+            self.stats.add_at(t, n);
+        }
+    }
+
+    /// A selector's series, read from storage on the evaluation thread; they count against
+    /// `--query.max-series`.
+    pub fn read_series(&self, read: Read) -> Result<Vec<SeriesSamples>, EngineError> {
+        self.check("query preparation")?;
+        let series = self
+            .reader
+            .read(read, self.samples_left(), self.series_left())?;
+        self.hold_series(series.len())?;
+        Ok(series)
     }
 
     /// Warnings and infos collected while evaluating; a poisoned lock (a panicked operator)
@@ -176,7 +213,13 @@ mod tests {
 
     #[test]
     fn cancel_and_deadline_fail_the_next_check() {
-        let ctx = QueryContext::new(Arc::new(EngineOptions::default()), 0, 0, None);
+        let ctx = QueryContext::new(
+            Arc::new(EngineOptions::default()),
+            0,
+            0,
+            None,
+            crate::promql::read::channel().0,
+        );
         assert!(ctx.check("query execution").is_ok());
         ctx.cancel();
         assert_eq!(
@@ -191,6 +234,7 @@ mod tests {
             0,
             0,
             None,
+            crate::promql::read::channel().0,
         );
         assert!(matches!(expired.check("x"), Err(EngineError::Timeout(_))));
     }
@@ -205,6 +249,7 @@ mod tests {
             0,
             0,
             None,
+            crate::promql::read::channel().0,
         );
         assert!(ctx.hold_samples(10).is_ok());
         assert!(matches!(ctx.hold_samples(1), Err(EngineError::Limit(_))));

@@ -5,17 +5,21 @@
 pub mod aggregate;
 pub mod binary;
 mod context;
+mod deferred;
 pub mod function;
 pub mod info;
 mod literal;
 pub mod range;
 pub mod scan;
+mod source;
 pub mod stats;
 pub mod subquery;
 
 pub use context::{QueryContext, Steps};
+pub use deferred::Deferred;
 pub use literal::{NumberOp, StepTimeOp};
 pub use range::RangeSource;
+pub use source::RangeInput;
 pub use stats::{SampleStats, SampleSummary};
 pub use subquery::evaluate_matrix;
 

@@ -199,7 +199,7 @@ impl RangeFunctionOp {
             self.windows[id] = (lo, hi);
         }
         for (out, read) in batch.iter().zip(read) {
-            ctx.stats.add_at(out.t, read);
+            ctx.count_read(out.t, read);
         }
         Ok(())
     }

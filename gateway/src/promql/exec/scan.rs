@@ -145,7 +145,7 @@ impl Operator for VectorScan {
             self.fill::<false>(&mut batch);
         }
         for step in &batch {
-            self.ctx.stats.add_at(step.t, step.len() as u64);
+            self.ctx.count_read(step.t, step.len() as u64);
         }
         Ok(Some(batch))
     }

@@ -6,13 +6,10 @@
 //! held at once, which `--query.max-samples` bounds.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 #[derive(Debug)]
 pub struct SampleStats {
-    /// Only the evaluation of the query's own operators counts: planning evaluates subqueries,
-    /// whose samples Prometheus counts through the windows over them.
-    counting: AtomicBool,
     total: AtomicU64,
     peak: AtomicUsize,
     per_step: Option<PerStep>,
@@ -41,7 +38,6 @@ impl SampleStats {
         let steps =
             usize::try_from((end.saturating_sub(start)) / step).map_or(0, |n| n.saturating_add(1));
         Self {
-            counting: AtomicBool::new(false),
             total: AtomicU64::new(0),
             peak: AtomicUsize::new(0),
             per_step: per_step.then(|| PerStep {
@@ -52,18 +48,9 @@ impl SampleStats {
         }
     }
 
-    /// From now on, samples read count: the query's operators are evaluating.
-    pub fn start_counting(&self) {
-        self.counting.store(true, Ordering::Relaxed);
-    }
-
-    pub fn counting(&self) -> bool {
-        self.counting.load(Ordering::Relaxed)
-    }
-
     /// `n` samples read at step time `t`.
     pub fn add_at(&self, t: i64, n: u64) {
-        if n == 0 || !self.counting() {
+        if n == 0 {
             return;
         }
         self.total.fetch_add(n, Ordering::Relaxed);
@@ -107,10 +94,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_evaluation_counts_and_steps_are_kept_apart() {
+    fn steps_are_kept_apart() {
         let stats = SampleStats::new(1_000, 3_000, 1_000, true);
-        stats.add_at(1_000, 5); // planning: a subquery's inner samples
-        stats.start_counting();
         stats.add_at(1_000, 2);
         stats.add_at(3_000, 3);
         stats.note_held(7);

@@ -3,41 +3,33 @@
 use super::Planner;
 use crate::promql::error::EngineError;
 use crate::promql::exec::function::AbsentOp;
-use crate::promql::exec::range::RangeFunctionOp;
 use crate::promql::exec::{BoxOperator, Steps};
 use crate::promql::functions::RangeFunction;
 use crate::promql::logical::Expr;
 use store_api::Labels;
 
-impl Planner<'_> {
+impl Planner {
     /// `absent(v)`.
-    pub(super) async fn absent(
-        &self,
-        arg: &Expr,
-        steps: Steps,
-    ) -> Result<BoxOperator, EngineError> {
-        let input = self.build(arg, steps).await?;
+    pub(super) fn absent(&self, arg: &Expr, steps: Steps) -> Result<BoxOperator, EngineError> {
+        let input = self.build(arg, steps)?;
         Ok(Box::new(AbsentOp::new(input, absent_labels(arg))))
     }
 
     /// `absent_over_time(m)`: `absent` of `present_over_time(m)`.
-    pub(super) async fn absent_over_time(
+    pub(super) fn absent_over_time(
         &self,
         arg: &Expr,
         steps: Steps,
     ) -> Result<BoxOperator, EngineError> {
-        let source = self.matrix_arg(arg, steps).await?;
-        let present = RangeFunctionOp::new(
-            self.ctx.clone(),
-            steps,
+        let input = self.matrix_input(arg, steps)?;
+        let present = self.range_function(
             RangeFunction::PresentOverTime,
-            source,
+            input,
             Vec::new(),
-        )?;
-        Ok(Box::new(AbsentOp::new(
-            Box::new(present),
-            absent_labels(arg),
-        )))
+            steps,
+            None,
+        );
+        Ok(Box::new(AbsentOp::new(present, absent_labels(arg))))
     }
 }
 

@@ -7,16 +7,16 @@ use crate::promql::exec::function::{ClassicHistogramOp, HistogramCalc};
 use crate::promql::exec::{BoxOperator, Steps};
 use crate::promql::logical::Expr;
 
-impl Planner<'_> {
+impl Planner {
     /// `histogram_quantile(φ, buckets)`.
-    pub(super) async fn histogram_quantile(
+    pub(super) fn histogram_quantile(
         &self,
         args: &[Expr],
         pos: &Positions<'_>,
         steps: Steps,
     ) -> Result<BoxOperator, EngineError> {
-        let phi = self.build(&args[0], steps).await?;
-        let input = self.build(&args[1], steps).await?;
+        let phi = self.build(&args[0], steps)?;
+        let input = self.build(&args[1], steps)?;
         Ok(Box::new(ClassicHistogramOp::new(
             self.ctx.clone(),
             HistogramCalc::Quantile {
@@ -29,15 +29,15 @@ impl Planner<'_> {
     }
 
     /// `histogram_fraction(lower, upper, buckets)`.
-    pub(super) async fn histogram_fraction(
+    pub(super) fn histogram_fraction(
         &self,
         args: &[Expr],
         pos: &Positions<'_>,
         steps: Steps,
     ) -> Result<BoxOperator, EngineError> {
-        let lower = self.build(&args[0], steps).await?;
-        let upper = self.build(&args[1], steps).await?;
-        let input = self.build(&args[2], steps).await?;
+        let lower = self.build(&args[0], steps)?;
+        let upper = self.build(&args[1], steps)?;
+        let input = self.build(&args[2], steps)?;
         Ok(Box::new(ClassicHistogramOp::new(
             self.ctx.clone(),
             HistogramCalc::Fraction { lower, upper },
@@ -48,13 +48,13 @@ impl Planner<'_> {
 
     /// `histogram_quantiles(buckets, label, φ...)`: the φs must be number literals, each
     /// checked where it is written.
-    pub(super) async fn histogram_quantiles(
+    pub(super) fn histogram_quantiles(
         &self,
         args: &[Expr],
         pos: &Positions<'_>,
         steps: Steps,
     ) -> Result<BoxOperator, EngineError> {
-        let input = self.build(&args[0], steps).await?;
+        let input = self.build(&args[0], steps)?;
         let label = match args.get(1) {
             Some(Expr::String(label)) => label.clone(),
             _ => {

@@ -8,14 +8,14 @@ use crate::promql::functions::{LabelJoin, LabelReplace};
 use crate::promql::logical::Expr;
 use store_api::labels::METRIC_NAME;
 
-impl Planner<'_> {
+impl Planner {
     /// `label_replace(v, dst, replacement, src, regex)`.
-    pub(super) async fn label_replace(
+    pub(super) fn label_replace(
         &self,
         args: &[Expr],
         steps: Steps,
     ) -> Result<BoxOperator, EngineError> {
-        let input = self.build(&args[0], steps).await?;
+        let input = self.build(&args[0], steps)?;
         let strings = string_args(&args[1..])?;
         let [dst, replacement, src, regex] = <[String; 4]>::try_from(strings)
             .map_err(|_| EngineError::BadData("label_replace takes 5 arguments".into()))?;
@@ -32,12 +32,12 @@ impl Planner<'_> {
     }
 
     /// `label_join(v, dst, separator, src...)`.
-    pub(super) async fn label_join(
+    pub(super) fn label_join(
         &self,
         args: &[Expr],
         steps: Steps,
     ) -> Result<BoxOperator, EngineError> {
-        let input = self.build(&args[0], steps).await?;
+        let input = self.build(&args[0], steps)?;
         let strings = string_args(&args[1..])?;
         let (dst, rest) = strings
             .split_first()

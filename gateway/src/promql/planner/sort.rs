@@ -7,16 +7,16 @@ use crate::promql::exec::{BoxOperator, Steps};
 use crate::promql::functions::Position;
 use crate::promql::logical::Expr;
 
-impl Planner<'_> {
+impl Planner {
     /// `sort(v)` (`ValueAsc`) and `sort_desc(v)` (`ValueDesc`): NaN last either way.
-    pub(super) async fn sort_by_value(
+    pub(super) fn sort_by_value(
         &self,
         args: &[Expr],
         pos: &Positions<'_>,
         steps: Steps,
         order: SortOrder,
     ) -> Result<BoxOperator, EngineError> {
-        let input = self.build(&args[0], steps).await?;
+        let input = self.build(&args[0], steps)?;
         if !self.sorting_matters(pos.call) {
             return Ok(input);
         }
@@ -24,14 +24,14 @@ impl Planner<'_> {
     }
 
     /// `sort_by_label(v, l...)` and `sort_by_label_desc`: natural order of the label values.
-    pub(super) async fn sort_by_label(
+    pub(super) fn sort_by_label(
         &self,
         args: &[Expr],
         pos: &Positions<'_>,
         steps: Steps,
         descending: bool,
     ) -> Result<BoxOperator, EngineError> {
-        let input = self.build(&args[0], steps).await?;
+        let input = self.build(&args[0], steps)?;
         let names = string_args(&args[1..])?;
         if !self.sorting_matters(pos.call) {
             return Ok(input);

@@ -7,7 +7,7 @@ use crate::promql::exec::function::{MapOp, TimestampOp};
 use crate::promql::exec::{BoxOperator, NumberOp, StepTimeOp, Steps};
 use crate::promql::logical::Expr;
 
-impl Planner<'_> {
+impl Planner {
     /// `time()`: the evaluation time of each step.
     pub(super) fn time(&self, steps: Steps) -> BoxOperator {
         Box::new(StepTimeOp::new(steps, None))
@@ -21,17 +21,13 @@ impl Planner<'_> {
 
     /// `timestamp(v)`: a selector's sample times, read by the scan itself; a computed
     /// vector's samples have the evaluation time.
-    pub(super) async fn timestamp(
-        &self,
-        arg: &Expr,
-        steps: Steps,
-    ) -> Result<BoxOperator, EngineError> {
+    pub(super) fn timestamp(&self, arg: &Expr, steps: Steps) -> Result<BoxOperator, EngineError> {
         Ok(match arg {
             Expr::Selector(selector) => {
-                let scan = self.vector_scan(selector, steps, true).await?;
+                let scan = self.vector_scan(selector, steps, true)?;
                 Box::new(MapOp::new(scan, Vec::new(), true, Box::new(|v, _| Some(v))))
             }
-            other => Box::new(TimestampOp::new(self.build(other, steps).await?)),
+            other => Box::new(TimestampOp::new(self.build(other, steps)?)),
         })
     }
 }
