@@ -481,6 +481,20 @@ fn queries() -> Vec<Query> {
     ));
     q.add("avg_over_time(temperature_celsius[10m] @ start() offset -10m)");
     q.add("memory_usage_bytes - memory_usage_bytes @ start()");
+    // What the optimizer rewrites: matchers out of order, repeated or matching everything
+    // (sort_matchers), selectors read once for several uses (share_reads), pinned subtrees
+    // computed once for every step (step_invariant).
+    q.add(
+        r#"sum(memory_usage_bytes{pod=~"pod-.*"}) / count({pod=~"pod-.*", __name__="memory_usage_bytes", pod=~"pod-.*", job=~".*"})"#,
+    );
+    q.add("rate(http_requests_total[5m]) / rate(http_requests_total[30m])");
+    q.add("http_requests_total - http_requests_total offset 2h");
+    q.add(format!(
+        "sum by (job) (rate(http_requests_total[5m] @ {AT})) / on (job) group_right sum by (job, pod) (rate(http_requests_total[5m]))"
+    ));
+    q.add(format!(
+        "max_over_time((memory_usage_bytes @ {AT})[10m:1m])"
+    ));
     q.add("sum(rate(http_requests_total[5m] offset 1h)) by (job)");
 
     // Nested combinations.

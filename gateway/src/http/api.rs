@@ -41,6 +41,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/format_query", get(format_query).post(format_query))
         .route("/api/v1/parse_query", get(parse_query).post(parse_query))
+        .route(
+            "/api/v1/query_explain",
+            get(super::explain::query_explain).post(super::explain::query_explain),
+        )
         .route("/-/healthy", get(|| async { super::ops::HEALTHY }))
         .route("/-/ready", get(ready))
 }
@@ -118,7 +122,7 @@ pub fn selector_matchers(text: &str) -> Result<Vec<Matcher>, String> {
 
 /// Engine errors as the API words them: parse errors of instant queries name the parameter,
 /// those of range queries do not (as Prometheus has it).
-fn query_error(err: EngineError, name_param: bool) -> ApiError {
+pub(super) fn query_error(err: EngineError, name_param: bool) -> ApiError {
     match err {
         EngineError::Parse(message) if name_param => ApiError::bad_param("query", message),
         EngineError::Parse(message) => ApiError::bad_data(message),

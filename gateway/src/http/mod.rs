@@ -6,6 +6,7 @@ pub mod admission;
 mod api;
 pub mod basic_auth;
 pub mod envelope;
+mod explain;
 mod federate;
 pub mod json;
 pub mod metrics;

@@ -17,6 +17,7 @@ pub mod value;
 
 pub use error::EngineError;
 pub use exec::SampleSummary;
+pub use logical::PlanNode;
 pub use storage::{SelectRequest, SelectResult, SeriesSamples, Storage, StoreStorage};
 pub use value::{InstantSample, Phases, QueryResult, RangeSeries, Value};
 
@@ -196,14 +197,32 @@ impl Engine {
     /// Parses and plans `query` for a query of `range_ms` evaluated every `step_ms` (both 0
     /// for an instant query: what `step()` and `range()` are in durations).
     fn plan(&self, query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, EngineError> {
+        Ok(logical::optimize(self.convert(query, step_ms, range_ms)?))
+    }
+
+    fn convert(&self, query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, EngineError> {
         let ast = syntax::parse(query).map_err(|e| EngineError::Parse(e.to_string()))?;
         let shape = logical::QueryShape {
             step_ms,
             range_ms,
             default_subquery_step_ms: self.options.default_subquery_step_ms,
         };
-        let expr = logical::Converter::new(query, shape).convert(&ast)?;
-        Ok(logical::optimize(expr))
+        logical::Converter::new(query, shape).convert(&ast)
+    }
+
+    /// The plan `query` would run with (as [`Engine::plan`] makes it), and which optimizer
+    /// rules changed it.
+    pub fn explain(
+        &self,
+        query: &str,
+        step_ms: i64,
+        range_ms: i64,
+    ) -> Result<Explanation, EngineError> {
+        let (expr, optimizers) = logical::explain(self.convert(query, step_ms, range_ms)?);
+        Ok(Explanation {
+            plan: logical::describe(&expr),
+            optimizers,
+        })
     }
 
     fn finish(
@@ -279,6 +298,14 @@ fn instant_value(ctx: &QueryContext, expr: &Expr, time_ms: i64) -> Result<Value,
             }
         }
     })
+}
+
+/// A query's plan as `/api/v1/query_explain` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    pub plan: PlanNode,
+    /// Each optimizer rule, in the order they ran, and whether it changed the plan.
+    pub optimizers: Vec<(&'static str, bool)>,
 }
 
 /// Why a range query's start, end and step are refused, in Prometheus' words: one check for

@@ -122,6 +122,21 @@ impl QueryContext {
         }
     }
 
+    /// The context of a subtree evaluated apart (once, for all steps): the same query,
+    /// limits and reader, counting its reads in stats of its own.
+    pub fn with_own_stats(&self) -> Self {
+        Self {
+            stats: Arc::new(SampleStats::new(
+                self.query_start,
+                self.query_start,
+                1,
+                false,
+            )),
+            counted: true,
+            ..self.clone()
+        }
+    }
+
     /// `n` samples read at step time `t`, for the answer's `stats`.
     pub fn count_read(&self, t: i64, n: u64) {
         if self.counted {
@@ -132,12 +147,17 @@ impl QueryContext {
     /// A selector's series, read from storage on the evaluation thread; they count against
     /// `--query.max-series`.
     pub fn read_series(&self, read: Read) -> Result<Vec<SeriesSamples>, EngineError> {
-        self.check("query preparation")?;
-        let series = self
-            .reader
-            .read(read, self.samples_left(), self.series_left())?;
+        let series = self.read_unheld(read)?;
         self.hold_series(series.len())?;
         Ok(series)
+    }
+
+    /// Series read from storage, not yet counted against `--query.max-series` (a shared
+    /// read counts each selector's part).
+    pub fn read_unheld(&self, read: Read) -> Result<Vec<SeriesSamples>, EngineError> {
+        self.check("query preparation")?;
+        self.reader
+            .read(read, self.samples_left(), self.series_left())
     }
 
     /// Warnings and infos collected while evaluating; a poisoned lock (a panicked operator)

@@ -186,7 +186,7 @@ fn collect_references(
                 refs.push(None);
             }
         }
-        Expr::Aggregate { expr, .. } | Expr::Neg(expr) => {
+        Expr::Aggregate { expr, .. } | Expr::Neg(expr) | Expr::StepInvariant(expr) => {
             collect_references(expr, outer, resolve, refs);
         }
         Expr::Binary { lhs, rhs, .. } => {

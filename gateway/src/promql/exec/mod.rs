@@ -11,16 +11,20 @@ pub mod info;
 mod literal;
 pub mod range;
 pub mod scan;
+mod shared_read;
 mod source;
 pub mod stats;
+mod step_invariant;
 pub mod subquery;
 
 pub use context::{QueryContext, Steps};
 pub use deferred::Deferred;
 pub use literal::{NumberOp, StepTimeOp};
 pub use range::RangeSource;
+pub use shared_read::{SelectorRead, SharedReads};
 pub use source::RangeInput;
 pub use stats::{SampleStats, SampleSummary};
+pub use step_invariant::StepInvariantOp;
 pub use subquery::evaluate_matrix;
 
 use super::error::EngineError;

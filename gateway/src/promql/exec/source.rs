@@ -4,16 +4,16 @@
 
 use super::range::RangeSource;
 use super::scan::EvalTime;
+use super::shared_read::SelectorRead;
 use super::{BoxOperator, QueryContext, SeriesMeta, evaluate_matrix};
 use crate::promql::error::EngineError;
 use crate::promql::logical::Extension;
-use crate::promql::read::Read;
 use crate::promql::storage::SeriesSamples;
 use crate::promql::value::is_stale_nan;
 
 pub enum RangeInput {
     Selector {
-        read: Read,
+        read: SelectorRead,
         time: EvalTime,
         range_ms: i64,
         extension: Option<Extension>,
@@ -43,7 +43,7 @@ impl RangeInput {
                     extension,
                     ..Default::default()
                 };
-                for mut s in ctx.read_series(read)? {
+                for mut s in read.series(ctx)? {
                     drop_stale_markers(&mut s);
                     source.series.push(SeriesMeta::new(s.labels));
                     source.timestamps.push(s.timestamps);

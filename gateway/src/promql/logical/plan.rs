@@ -20,6 +20,9 @@ pub struct Selector {
     pub time: TimeModifier,
     /// `anchored`/`smoothed` (experimental).
     pub extension: Option<Extension>,
+    /// Selectors of one query with the same id have the same matchers: the planner reads
+    /// them once where their time ranges overlap (set by the `share_reads` optimizer).
+    pub shared_read: Option<u32>,
 }
 
 impl Selector {
@@ -70,6 +73,9 @@ pub enum Expr {
         matching: VectorMatching,
     },
     Neg(Box<Expr>),
+    /// The same value at every step (`@` pins everything below): evaluated once, at the
+    /// first step, and repeated (set by the `step_invariant` optimizer).
+    StepInvariant(Box<Expr>),
 }
 
 impl Expr {
@@ -87,7 +93,91 @@ impl Expr {
                     ValueType::Vector
                 }
             }
-            Expr::Neg(e) => e.value_type(),
+            Expr::Neg(e) | Expr::StepInvariant(e) => e.value_type(),
+        }
+    }
+
+    /// `self` with `f` applied to each of its direct subexpressions.
+    pub fn map_children(self, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
+        let mut boxed = |e: Box<Expr>| Box::new(f(*e));
+        match self {
+            Expr::Subquery {
+                expr,
+                range_ms,
+                step_ms,
+                time,
+            } => Expr::Subquery {
+                expr: boxed(expr),
+                range_ms,
+                step_ms,
+                time,
+            },
+            Expr::Call {
+                function,
+                args,
+                pos,
+                arg_pos,
+            } => Expr::Call {
+                function,
+                args: args.into_iter().map(|a| *boxed(Box::new(a))).collect(),
+                pos,
+                arg_pos,
+            },
+            Expr::Aggregate {
+                op,
+                expr,
+                param,
+                grouping,
+                param_pos,
+            } => Expr::Aggregate {
+                op,
+                expr: boxed(expr),
+                param: param.map(&mut boxed),
+                grouping,
+                param_pos,
+            },
+            Expr::Binary {
+                kind,
+                lhs,
+                rhs,
+                return_bool,
+                matching,
+            } => Expr::Binary {
+                kind,
+                lhs: boxed(lhs),
+                rhs: boxed(rhs),
+                return_bool,
+                matching,
+            },
+            Expr::Neg(e) => Expr::Neg(boxed(e)),
+            Expr::StepInvariant(e) => Expr::StepInvariant(boxed(e)),
+            leaf
+            @ (Expr::Number(_) | Expr::String(_) | Expr::Selector(_) | Expr::Matrix { .. }) => leaf,
+        }
+    }
+
+    /// Rewrites the tree bottom-up: `f` sees each node after its children.
+    pub fn transform_up(self, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
+        let expr = self.map_children(&mut |child| child.transform_up(f));
+        f(expr)
+    }
+
+    /// The direct subexpressions, in evaluation order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Subquery { expr, .. } | Expr::Neg(expr) | Expr::StepInvariant(expr) => {
+                vec![expr]
+            }
+            Expr::Call { args, .. } => args.iter().collect(),
+            Expr::Aggregate { expr, param, .. } => param
+                .iter()
+                .map(AsRef::as_ref)
+                .chain([expr.as_ref()])
+                .collect(),
+            Expr::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+            Expr::Number(_) | Expr::String(_) | Expr::Selector(_) | Expr::Matrix { .. } => {
+                Vec::new()
+            }
         }
     }
 }
@@ -155,6 +245,7 @@ impl<'a> Converter<'a> {
             matchers: vs.matchers.clone(),
             time: self.time_modifier(&vs.modifiers)?,
             extension: vs.extension,
+            shared_read: None,
         })
     }
 

@@ -19,7 +19,8 @@ use super::exec::function::{Collision, MapOp, RelabelOp, SortOrder};
 use super::exec::range::RangeFunctionOp;
 use super::exec::scan::{EvalTime, VectorScan};
 use super::exec::{
-    BoxOperator, Deferred, NumberOp, QueryContext, RangeInput, SeriesMeta, StepTimeOp, Steps,
+    BoxOperator, Deferred, NumberOp, QueryContext, RangeInput, SelectorRead, SeriesMeta,
+    SharedReads, StepInvariantOp, StepTimeOp, Steps,
 };
 use super::functions::{
     self, Function, FunctionKind, Position, RangeFunction, SpecialFunction, ValueType,
@@ -27,15 +28,43 @@ use super::functions::{
 use super::logical::{At, Expr, Extension, Selector, TimeModifier};
 use super::operators::{Aggregation, BinaryKind, VectorMatching};
 use super::read::Read;
+use std::sync::Arc;
 use store_api::Labels;
 
 pub struct Planner {
     pub ctx: QueryContext,
+    /// The reads selectors with the same matchers share, over the whole query.
+    shared: Arc<SharedReads>,
 }
 
 impl Planner {
     pub fn new(ctx: QueryContext) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            shared: Arc::default(),
+        }
+    }
+
+    /// A planner for a part of the query evaluated in `ctx` (a subquery's inside, a step
+    /// invariant subtree), sharing the query's reads.
+    fn nested(&self, ctx: QueryContext) -> Self {
+        Self {
+            ctx,
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// How `selector` reads `[min_time, max_time]`: alone, or its part of a shared read.
+    fn selector_read(&self, selector: &Selector, min_time: i64, max_time: i64) -> SelectorRead {
+        let read = Read {
+            matchers: selector.matchers.clone(),
+            min_time,
+            max_time,
+        };
+        match selector.shared_read {
+            Some(id) => self.shared.join(id, read),
+            None => SelectorRead::Own(read),
+        }
     }
 
     pub fn eval_time(&self, time: &TimeModifier) -> EvalTime {
@@ -61,14 +90,14 @@ impl Planner {
         let (first, last) = self.eval_span(time, steps);
         let (before, after) = self.extension_reach(selector.extension);
         RangeInput::Selector {
-            read: Read {
-                matchers: selector.matchers.clone(),
-                min_time: first
+            read: self.selector_read(
+                selector,
+                first
                     .saturating_sub(range_ms)
                     .saturating_sub(before)
                     .saturating_add(1),
-                max_time: last.saturating_add(after),
-            },
+                last.saturating_add(after),
+            ),
             time,
             range_ms,
             extension: selector.extension,
@@ -116,7 +145,9 @@ impl Planner {
             end: last,
             step: step_ms,
         };
-        let inner = Planner::new(inner_ctx.clone()).build(subquery.expr, inner_steps)?;
+        let inner = self
+            .nested(inner_ctx.clone())
+            .build(subquery.expr, inner_steps)?;
         Ok(RangeInput::Subquery {
             inner,
             ctx: inner_ctx,
@@ -138,6 +169,7 @@ impl Planner {
                     "a range vector can only be an argument of a function".into(),
                 ));
             }
+            Expr::StepInvariant(inner) => self.step_invariant(inner, steps)?,
             Expr::Neg(inner) => {
                 let input = self.build(inner, steps)?;
                 let drop = inner.value_type() == ValueType::Vector;
@@ -230,6 +262,23 @@ impl Planner {
         Box::new(RelabelOp::drop_names_now(op, collision))
     }
 
+    /// A subtree with the same value at every step: evaluated at the first step only, in a
+    /// context of its own whose reads then count at every step.
+    fn step_invariant(&self, inner: &Expr, steps: Steps) -> Result<BoxOperator, EngineError> {
+        if steps.count() <= 1 {
+            return self.build(inner, steps);
+        }
+        let inner_ctx = self.ctx.with_own_stats();
+        let first = Steps::instant(steps.start);
+        let op = self.nested(inner_ctx.clone()).build(inner, first)?;
+        Ok(Box::new(StepInvariantOp::new(
+            self.ctx.clone(),
+            inner_ctx,
+            op,
+            steps,
+        )))
+    }
+
     /// An instant selector, read when first pulled; `timestamps`: its samples' times
     /// instead of their values.
     fn vector_scan(
@@ -242,15 +291,15 @@ impl Planner {
         let (first, last) = self.eval_span(time, steps);
         let lookback = self.ctx.options.lookback_delta_ms;
         let (_, after) = self.extension_reach(selector.extension);
-        let read = Read {
-            matchers: selector.matchers.clone(),
-            min_time: first.saturating_sub(lookback).saturating_add(1),
-            max_time: last.saturating_add(after),
-        };
+        let read = self.selector_read(
+            selector,
+            first.saturating_sub(lookback).saturating_add(1),
+            last.saturating_add(after),
+        );
         let smoothed = selector.extension == Some(Extension::Smoothed);
         let ctx = self.ctx.clone();
         Ok(Box::new(Deferred::new(move || {
-            let data = ctx.read_series(read)?;
+            let data = read.series(&ctx)?;
             let scan = VectorScan::new(ctx, steps, time, data, timestamps)?;
             Ok(Box::new(if smoothed { scan.smoothed() } else { scan }) as BoxOperator)
         })))
