@@ -391,15 +391,6 @@ impl Command {
     }
 }
 
-pub async fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
-        Command::Query(args) => crate::commands::query::run(*args).await,
-        Command::Sidecar(args) => crate::commands::sidecar::run(args).await,
-        Command::Store(args) => crate::commands::store::run(args).await,
-        Command::Demo(args) => crate::commands::demo::run(args.http_address).await,
-    }
-}
-
 /// A size in bytes with an optional unit: `B`, `KB`/`MB`/`GB` (powers of 1000) or
 /// `KiB`/`MiB`/`GiB` (powers of 1024).
 fn parse_size(text: &str) -> Result<u64, String> {

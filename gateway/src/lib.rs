@@ -3,7 +3,7 @@
 
 pub mod build_info;
 pub mod cli;
-mod commands;
+pub mod commands;
 pub mod fanout;
 pub mod grpc;
 pub mod http;

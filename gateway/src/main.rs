@@ -14,7 +14,7 @@ async fn main() -> ExitCode {
         }
     };
     gateway::telemetry::init_logging(&cli.log_level, cli.log_format, tracing.as_ref());
-    let outcome = gateway::cli::run(cli).await;
+    let outcome = gateway::commands::run(cli.command).await;
     if let Some(tracing) = tracing {
         tracing.shutdown().await;
     }

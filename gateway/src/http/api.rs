@@ -2,13 +2,13 @@
 
 use super::AppState;
 use super::admission::Admitted;
-use super::envelope::{ApiData, ApiError, ApiResult, Data, respond};
+use super::envelope::{ApiData, ApiError, ApiResult, Data, query_error, respond};
 use super::json;
 use super::params::{ApiParams, MAX_TIME, MIN_TIME, Params, parse_duration};
 use super::query_log::{Entry, Timings};
 use crate::fanout::{FanoutStorage, QueryOptions};
 use crate::promql::RangeRefusal;
-use crate::promql::{Engine, EngineError, EngineOptions, QueryResult, syntax};
+use crate::promql::{Engine, EngineOptions, QueryResult, syntax};
 use axum::Extension;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
@@ -118,16 +118,6 @@ pub fn selector_matchers(text: &str) -> Result<Vec<Matcher>, String> {
         }
     })?;
     Ok(selector.matchers)
-}
-
-/// Engine errors as the API words them: parse errors of instant queries name the parameter,
-/// those of range queries do not (as Prometheus has it).
-pub(super) fn query_error(err: EngineError, name_param: bool) -> ApiError {
-    match err {
-        EngineError::Parse(message) if name_param => ApiError::bad_param("query", message),
-        EngineError::Parse(message) => ApiError::bad_data(message),
-        other => other.into(),
-    }
 }
 
 /// The `match[]` selectors. The series API names the parameter in its errors, the label APIs

@@ -1,6 +1,7 @@
 //! The one place that writes Prometheus' response envelope
 //! `{status, data, errorType, error, warnings, infos}` and maps errors to HTTP status codes.
 
+use crate::promql::EngineError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use store_api::text::push_json_string;
@@ -68,9 +69,9 @@ impl ApiError {
     }
 }
 
-impl From<crate::promql::EngineError> for ApiError {
-    fn from(err: crate::promql::EngineError) -> Self {
-        use crate::promql::EngineError as E;
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        use EngineError as E;
         let kind = match &err {
             E::Parse(_) | E::BadData(_) => ErrorType::BadData,
             E::Execution(_) | E::Limit(_) => ErrorType::Execution,
@@ -79,6 +80,16 @@ impl From<crate::promql::EngineError> for ApiError {
             E::Storage(err) => return err.clone().into(),
         };
         Self::new(kind, err.to_string())
+    }
+}
+
+/// Engine errors as the API words them: parse errors of instant queries name the parameter,
+/// those of range queries do not (as Prometheus has it).
+pub fn query_error(err: EngineError, name_param: bool) -> ApiError {
+    match err {
+        EngineError::Parse(message) if name_param => ApiError::bad_param("query", message),
+        EngineError::Parse(message) => ApiError::bad_data(message),
+        other => other.into(),
     }
 }
 

@@ -3,8 +3,7 @@
 //! `end` and `step` it is the plan of that range query, else of an instant query.
 
 use super::AppState;
-use super::api::query_error;
-use super::envelope::{ApiData, ApiError, respond};
+use super::envelope::{ApiData, ApiError, query_error, respond};
 use super::params::{ApiParams, Params, parse_duration};
 use crate::promql::{Explanation, PlanNode, RangeRefusal};
 use axum::extract::State;

@@ -161,9 +161,10 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         }
         return Ok(ms as i64);
     }
-    crate::cli::parse_duration(text)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .map_err(|_| bad())
+    match crate::promql::syntax::parse_duration(text) {
+        Ok(ms) if ms >= 0 => Ok(ms),
+        _ => Err(bad()),
+    }
 }
 
 /// RFC 3339 with optional fraction and any offset (`Z`, `+02:00`).

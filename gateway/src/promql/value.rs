@@ -56,7 +56,7 @@ pub struct QueryResult {
     /// Where the query's time went.
     pub phases: Phases,
     /// The samples it read (`stats` in the API).
-    pub samples: crate::promql::exec::SampleSummary,
+    pub samples: SampleSummary,
 }
 
 /// Where a query's time went.
@@ -76,4 +76,13 @@ pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
 pub fn is_stale_nan(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
+}
+
+/// The samples a query read, as its answer's `stats` report them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SampleSummary {
+    pub total: u64,
+    pub peak: usize,
+    /// `(step time, samples)` for every step, when asked for (`stats=all`).
+    pub per_step: Option<Vec<(i64, u64)>>,
 }

@@ -1,10 +1,10 @@
 //! What every operator of one query shares: its step grid, its limits, its deadline, and the
 //! reader its selectors read their series through.
 
-use super::super::EngineOptions;
 use super::super::error::EngineError;
 use super::{BATCH_STEPS, Batch, SampleStats, StepVector};
 use crate::promql::functions::Annotations;
+use crate::promql::options::EngineOptions;
 use crate::promql::read::{Read, SeriesReader};
 use crate::promql::storage::SeriesSamples;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -23,7 +23,7 @@ pub use literal::{NumberOp, StepTimeOp};
 pub use range::RangeSource;
 pub use shared_read::{SelectorRead, SharedReads};
 pub use source::RangeInput;
-pub use stats::{SampleStats, SampleSummary};
+pub use stats::SampleStats;
 pub use step_invariant::StepInvariantOp;
 pub use subquery::evaluate_matrix;
 

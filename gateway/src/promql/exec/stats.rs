@@ -5,6 +5,7 @@
 //! only through the windows over its points. `peakSamples` is the most raw samples the query
 //! held at once, which `--query.max-samples` bounds.
 
+use crate::promql::value::SampleSummary;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -20,15 +21,6 @@ struct PerStep {
     start: i64,
     step: i64,
     counts: Mutex<Vec<u64>>,
-}
-
-/// What a query's answer reports.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SampleSummary {
-    pub total: u64,
-    pub peak: usize,
-    /// `(step time, samples)` for every step, when asked for (`stats=all`).
-    pub per_step: Option<Vec<(i64, u64)>>,
 }
 
 impl SampleStats {
