@@ -1,10 +1,9 @@
 //! The `Store` trait: what every StoreAPI server implements (memory, sidecar, object storage,
 //! the gateway itself) and what the client offers, in native types.
 
-use crate::chunk::ChunkEncoding;
+pub use crate::chunk::RawChunk;
 use crate::error::StoreError;
 use crate::labels::{Labels, Matcher};
-use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use std::future::Future;
 
@@ -160,16 +159,6 @@ pub enum SeriesFrame {
 pub struct SeriesData {
     pub labels: Labels,
     pub chunks: Vec<RawChunk>,
-}
-
-/// An encoded chunk as it travels: bytes are passed through, never re-encoded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawChunk {
-    /// Inclusive time range of the samples in the chunk, in milliseconds.
-    pub min_time: i64,
-    pub max_time: i64,
-    pub encoding: ChunkEncoding,
-    pub data: Bytes,
 }
 
 #[derive(Clone, Debug, Default)]

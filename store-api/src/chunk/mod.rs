@@ -10,7 +10,7 @@ pub use xor::{ChunkError, XorDecoder, XorEncoder, decode_into, num_samples};
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
 /// Encodes time-sorted samples into XOR chunks of Prometheus' size.
-pub fn xor_chunks(timestamps: &[i64], values: &[f64]) -> Vec<crate::store::RawChunk> {
+pub fn xor_chunks(timestamps: &[i64], values: &[f64]) -> Vec<RawChunk> {
     timestamps
         .chunks(SAMPLES_PER_CHUNK)
         .zip(values.chunks(SAMPLES_PER_CHUNK))
@@ -19,7 +19,7 @@ pub fn xor_chunks(timestamps: &[i64], values: &[f64]) -> Vec<crate::store::RawCh
             for (t, v) in ts.iter().zip(vs) {
                 encoder.append(*t, *v);
             }
-            crate::store::RawChunk {
+            RawChunk {
                 min_time: ts[0],
                 max_time: ts[ts.len() - 1],
                 encoding: ChunkEncoding::Xor,
@@ -27,6 +27,16 @@ pub fn xor_chunks(timestamps: &[i64], values: &[f64]) -> Vec<crate::store::RawCh
             }
         })
         .collect()
+}
+
+/// An encoded chunk as it travels: bytes are passed through, never re-encoded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawChunk {
+    /// Inclusive time range of the samples in the chunk, in milliseconds.
+    pub min_time: i64,
+    pub max_time: i64,
+    pub encoding: ChunkEncoding,
+    pub data: bytes::Bytes,
 }
 
 /// The chunk encodings of the TSDB. The numbers differ by wire format, so they are mapped
