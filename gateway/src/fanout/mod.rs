@@ -3,7 +3,7 @@
 //! concurrently and merged in label order (`merge`), and replicas de-duplicated (`dedup`).
 //! `storage` is what the PromQL engine reads through.
 
-pub mod decode;
+mod decode;
 pub mod dedup;
 pub mod discovery;
 pub mod endpoints;
@@ -12,6 +12,7 @@ pub mod merge;
 mod metadata;
 pub mod metrics;
 pub mod selection;
+pub mod series;
 mod storage;
 
 pub use metadata::Answer;
