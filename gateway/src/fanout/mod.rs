@@ -1,7 +1,8 @@
 //! The fan-out: many StoreAPI endpoints seen as one store. Endpoints are discovered and
 //! health-checked (`endpoints`, `discovery`), chosen per request (`selection`), read
-//! concurrently and merged in label order (`merge`), and replicas de-duplicated (`dedup`).
-//! `storage` is what the PromQL engine reads through.
+//! concurrently and merged in label order (`merge`), decoded (`decode`) and replicas
+//! de-duplicated (`dedup`). `series` is the one API every reader of series uses (the
+//! engine's `storage`, the gRPC face, `/federate`, the series API in `metadata`).
 
 mod decode;
 pub mod dedup;

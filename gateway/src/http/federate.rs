@@ -1,7 +1,8 @@
 //! `/federate`, as an upper-tier Prometheus scrapes it: for every series matching any
 //! `match[]`, its newest sample within the lookback window, in the text exposition format
-//! 0.0.4 with explicit timestamps. Streamed: series are written as the merge yields them, so
-//! memory stays flat however many series match. No `match[]` answers 200 with an empty body,
+//! 0.0.4 with explicit timestamps. Streamed: series are written as the fan-out yields them
+//! (one `fanout::series` stream per selector, their union here), so memory stays flat however
+//! many series match. No `match[]` answers 200 with an empty body,
 //! and errors are plain text, as Prometheus has them: a bad `match[]` is a 400, and with
 //! `partial_response=false` an endpoint that fails (or is left out) before the first series
 //! is a 500; one failing later cuts the body short, so the scrape fails rather than taking
