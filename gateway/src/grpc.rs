@@ -202,8 +202,6 @@ impl Store for GatewayStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fanout::FanoutConfig;
-    use crate::fanout::discovery::Discovery;
     use store_api::server::RunningServer;
     use store_api::{Matcher, MemoryStore};
 
@@ -219,13 +217,9 @@ mod tests {
         let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let discovery = Discovery::new(&[server.addr.to_string()], &[]).unwrap();
-        let config = FanoutConfig {
-            replica_labels: vec!["replica".into()],
-            ..FanoutConfig::default()
-        };
-        let fanout = Fanout::new(config, discovery);
-        fanout.refresh().await;
+        let fanout = Fanout::over_replicas(&[server.addr.to_string()])
+            .await
+            .unwrap();
         (
             GatewayStore::new(fanout, Labels::from_pairs([("region", "us")])),
             server,

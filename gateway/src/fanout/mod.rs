@@ -91,6 +91,20 @@ impl Fanout {
         })
     }
 
+    /// A fan-out over fixed `endpoints`, de-duplicating by `replica`, its first Info round
+    /// done: the demo's lower tier, and tests and benchmarks over loopback stores.
+    pub async fn over_replicas(
+        endpoints: &[String],
+    ) -> Result<Arc<Self>, discovery::DiscoveryError> {
+        let config = FanoutConfig {
+            replica_labels: vec!["replica".into()],
+            ..FanoutConfig::default()
+        };
+        let fanout = Self::new(config, discovery::Discovery::new(endpoints, &[])?);
+        fanout.refresh().await;
+        Ok(fanout)
+    }
+
     /// Exports the fan-out's metrics (endpoint calls and health) in `registry`.
     pub fn register_metrics(&self, registry: &crate::telemetry::metrics::Registry) {
         self.metrics.register(registry, self.endpoints.clone());

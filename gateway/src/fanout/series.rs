@@ -191,8 +191,7 @@ impl<T: Decode> FanoutSeries<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fanout::discovery::Discovery;
-    use crate::fanout::{Fanout, FanoutConfig, QueryOptions};
+    use crate::fanout::{Fanout, QueryOptions};
     use futures_util::StreamExt;
     use store_api::chunk::{ChunkEncoding, xor_chunks};
     use store_api::server::RunningServer;
@@ -254,13 +253,7 @@ mod tests {
     /// A fan-out over `servers`, de-duplicating by `replica`.
     async fn storage(servers: &[&RunningServer], options: QueryOptions) -> FanoutStorage {
         let addresses: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
-        let config = FanoutConfig {
-            replica_labels: vec!["replica".into()],
-            ..FanoutConfig::default()
-        };
-        let fanout = Fanout::new(config, Discovery::new(&addresses, &[]).unwrap());
-        fanout.refresh().await;
-        FanoutStorage::new(fanout, options)
+        FanoutStorage::new(Fanout::over_replicas(&addresses).await.unwrap(), options)
     }
 
     fn request(skip_chunks: bool) -> SeriesRequest {
