@@ -16,8 +16,7 @@ mod common;
 
 use common::{END, START, STEP, generate, selected_queries};
 use criterion::{Criterion, SamplingMode, criterion_group};
-use gateway::fanout::discovery::Discovery;
-use gateway::fanout::{Fanout, FanoutConfig, FanoutStorage, QueryOptions};
+use gateway::fanout::{Fanout, FanoutStorage, QueryOptions};
 use gateway::http::json::QueryBody;
 use gateway::promql::{Engine, EngineOptions};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -84,12 +83,7 @@ fn setup() -> Setup {
             );
         }
         let endpoints: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
-        let config = FanoutConfig {
-            replica_labels: vec!["replica".into()],
-            ..FanoutConfig::default()
-        };
-        let fanout = Fanout::new(config, Discovery::new(&endpoints, &[]).unwrap());
-        fanout.refresh().await;
+        let fanout = Fanout::over_replicas(&endpoints).await.unwrap();
         (FanoutStorage::new(fanout, QueryOptions::default()), servers)
     });
     Setup {

@@ -6,8 +6,8 @@
 //! with the same replica labels sees each series once and has nothing left to merge wrongly
 //! (Thanos #1927).
 
-use crate::fanout::merge::MergeEvent;
-use crate::fanout::{Fanout, FanoutStorage, QueryOptions, decode};
+use crate::fanout::series::{Data, DecodedSeries, SeriesEvent};
+use crate::fanout::{Fanout, FanoutStorage, QueryOptions};
 use futures_util::StreamExt;
 use futures_util::stream;
 use std::sync::Arc;
@@ -105,43 +105,27 @@ impl Store for GatewayStore {
             matchers,
             ..request
         };
-        let strategy = request.partial_response;
-        let storage = self.storage(&request.without_replica_labels, strategy);
-        let mut merger = storage.merge(SeriesRequest {
+        let storage = self.storage(&request.without_replica_labels, request.partial_response);
+        let mut series = storage.series::<Data>(SeriesRequest {
             limit: 0,
             ..request.clone()
         });
         let mut frames = Vec::new();
         let mut bytes = 0usize;
-        while let Some(event) = merger.next().await {
+        while let Some(event) = series.next().await {
             match event? {
-                MergeEvent::Warning(w) => frames.push(SeriesFrame::Warning(w)),
-                MergeEvent::Series(merged) => {
-                    let mut warnings = Vec::new();
-                    let chunks = if request.skip_chunks {
-                        Vec::new()
-                    } else if merged.parts.len() == 1 {
-                        merged.parts[0].series.chunks.clone()
-                    } else {
-                        let samples = decode::samples(
-                            &merged,
-                            request.min_time,
-                            request.max_time,
-                            self.fanout.config.dedup,
-                            strategy,
-                            &self.fanout.metrics,
-                            &mut warnings,
-                        )?;
-                        xor_chunks(&samples.timestamps, &samples.values)
+                SeriesEvent::Warning(w) => frames.push(SeriesFrame::Warning(w)),
+                SeriesEvent::Series(DecodedSeries { mut labels, data }) => {
+                    let chunks = match data {
+                        Data::Chunks(chunks) => chunks,
+                        Data::Samples(samples) => xor_chunks(&samples.timestamps, &samples.values),
                     };
-                    frames.extend(warnings.into_iter().map(SeriesFrame::Warning));
                     bytes += chunks.iter().map(|c| c.data.len()).sum::<usize>();
                     if bytes > MAX_SORTED_ANSWER_BYTES {
                         return Err(StoreError::LimitExceeded(format!(
                             "answer exceeds {MAX_SORTED_ANSWER_BYTES} bytes of chunks"
                         )));
                     }
-                    let mut labels = merged.labels;
                     labels.merge_missing(&self.external_labels);
                     frames.push(SeriesFrame::Series(SeriesData { labels, chunks }));
                 }
@@ -218,8 +202,6 @@ impl Store for GatewayStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fanout::FanoutConfig;
-    use crate::fanout::discovery::Discovery;
     use store_api::server::RunningServer;
     use store_api::{Matcher, MemoryStore};
 
@@ -235,13 +217,9 @@ mod tests {
         let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let discovery = Discovery::new(&[server.addr.to_string()], &[]).unwrap();
-        let config = FanoutConfig {
-            replica_labels: vec!["replica".into()],
-            ..FanoutConfig::default()
-        };
-        let fanout = Fanout::new(config, discovery);
-        fanout.refresh().await;
+        let fanout = Fanout::over_replicas(&[server.addr.to_string()])
+            .await
+            .unwrap();
         (
             GatewayStore::new(fanout, Labels::from_pairs([("region", "us")])),
             server,

@@ -9,6 +9,7 @@ use crate::process::Panoptes;
 use futures_util::StreamExt;
 use futures_util::stream;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -459,13 +460,25 @@ impl Gateway {
         (Self::start(&args).await, server)
     }
 
+    /// Like [`Gateway::start_unready`], its log (standard error) written to `log`.
+    pub async fn start_logging_to(args: &[String], log: &Path) -> Self {
+        let log = log.to_owned();
+        Self::launch(args, move |argv: &[String], http| {
+            Panoptes::start_logging_to(argv, http, &log)
+        })
+        .await
+    }
+
     /// Like [`Gateway::start`], waiting only until it serves HTTP, which it does before its
     /// first Info round ends.
     pub async fn start_unready(args: &[String]) -> Self {
         Self::launch(args, Panoptes::start_listening).await
     }
 
-    async fn launch(args: &[String], start: fn(&[String], SocketAddr) -> Panoptes) -> Self {
+    async fn launch(
+        args: &[String],
+        start: impl FnOnce(&[String], SocketAddr) -> Panoptes + Send + 'static,
+    ) -> Self {
         let http = free_addr();
         let mut argv = vec!["query".to_string(), format!("--http-address={http}")];
         argv.extend(args.iter().cloned());
@@ -540,6 +553,19 @@ impl Gateway {
             .await
             .unwrap_or_else(|e| panic!("GET {path} {params:?}: reading the body: {e}"));
         (status, content_type, body)
+    }
+
+    /// GET `path` with `params` as text: the status, and the body or why it could not be
+    /// read whole (an answer cut short after its status).
+    pub async fn get_text_or_cut(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> (u16, Result<String, String>) {
+        let response = self.send(path, params).await;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| format!("{e:?}"));
+        (status, body)
     }
 
     /// The status code of `/-/ready`.

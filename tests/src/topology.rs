@@ -3,8 +3,7 @@
 
 use crate::promqltest::run::{LoadedSeries, StorageFactory};
 use futures_util::future::BoxFuture;
-use gateway::fanout::discovery::Discovery;
-use gateway::fanout::{Fanout, FanoutConfig, FanoutStorage, QueryOptions};
+use gateway::fanout::{Fanout, FanoutStorage, QueryOptions};
 use gateway::promql::{EngineError, SelectRequest, SelectResult, Storage};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -100,13 +99,9 @@ pub async fn replica_fanout(stores: Vec<MemoryStore>) -> (FanoutStorage, Vec<Run
         servers.push(server);
     }
     let endpoints: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
-    let discovery = Discovery::new(&endpoints, &[]).expect("static endpoints");
-    let config = FanoutConfig {
-        replica_labels: vec!["replica".into()],
-        ..FanoutConfig::default()
-    };
-    let fanout = Fanout::new(config, discovery);
-    fanout.refresh().await;
+    let fanout = Fanout::over_replicas(&endpoints)
+        .await
+        .expect("static endpoints");
     (FanoutStorage::new(fanout, QueryOptions::default()), servers)
 }
 

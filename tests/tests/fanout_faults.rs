@@ -599,6 +599,94 @@ async fn endpoint_hung_mid_answer_is_cut_at_response_timeout() {
     .await;
 }
 
+/// `/federate?match[]=fault_test`: the status, the body or why it was cut, and how long it took.
+async fn timed_federate(gateway: &Gateway) -> ((u16, Result<String, String>), Duration) {
+    let started = Instant::now();
+    let reply = gateway
+        .get_text_or_cut("/federate", &[("match[]", "fault_test")])
+        .await;
+    (reply, started.elapsed())
+}
+
+/// `/federate` over a live endpoint and one that stops after 3 of its 20 series (the
+/// healthy one's 5 interleave with them in label order), `--store.response-timeout=2s`. The
+/// body has begun by then (its status and first series were known), so the failure cannot
+/// be the status. With partial response the answer is whole but for the stuck endpoint's
+/// missing series: 200, the failure logged naming the endpoint, counted as a partial answer.
+/// With `--query.partial-response=false` the body is cut, so the scraper fails rather than
+/// taking partial data: logged, counted as cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federate_reports_an_endpoint_failing_mid_answer() {
+    bounded(async {
+        let timeout = Duration::from_secs(2);
+        let now = unix_now_ms();
+        let healthy = serve(Arc::new(live_store(&[], "healthy", 5, now))).await;
+        let (store, mut stalls) =
+            FaultStore::new(live_store(&[], "stuck", 20, now), Fault::StallAfter(3));
+        let stuck = serve(store).await;
+        let address = stuck.addr.to_string();
+        let logs = tempfile::tempdir().unwrap();
+        let start = |name: &str, extra: &[&str]| {
+            let mut args = vec![
+                endpoint(healthy.addr),
+                endpoint(&address),
+                "--store.response-timeout=2s".to_string(),
+            ];
+            args.extend(extra.iter().map(ToString::to_string));
+            let log = logs.path().join(name);
+            async move {
+                let gateway = Gateway::start_logging_to(&args, &log).await;
+                gateway.wait_ready(INFO_ROUND * 2).await;
+                (gateway, log)
+            }
+        };
+        let ((partial, partial_log), (strict, strict_log)) = tokio::join!(
+            start("partial.log", &[]),
+            start("strict.log", &["--query.partial-response=false"]),
+        );
+        let (((status, body), took), ((strict_status, cut), strict_took)) =
+            tokio::join!(timed_federate(&partial), timed_federate(&strict));
+        assert_eq!(stalls.try_recv(), Ok(()));
+        assert_eq!(stalls.try_recv(), Ok(()), "both answers met the stall");
+        let (earliest, latest) = cut_window(timeout);
+        for took in [took, strict_took] {
+            assert!(earliest <= took && took <= latest, "took {took:?}");
+        }
+
+        let body = body.expect("a partial answer is whole");
+        println!("partial: {status} in {took:?}:\n{body}");
+        assert_eq!(status, 200);
+        let count = |source: &str| {
+            let label = format!("source=\"{source}\"");
+            body.lines().filter(|l| l.contains(&label)).count()
+        };
+        assert_eq!((count("healthy"), count("stuck")), (5, 3), "{body}");
+        println!("aborting: {strict_status} in {strict_took:?}, {cut:?}");
+        assert_eq!(strict_status, 200, "the status was sent before the failure");
+        assert!(
+            cut.is_err(),
+            "the body must be cut, not end cleanly: {cut:?}"
+        );
+
+        for (gateway, log, outcome, logged) in [
+            (&partial, &partial_log, "partial", "federate: partial data"),
+            (&strict, &strict_log, "cut", "federate: answer cut"),
+        ] {
+            let (_, _, page) = gateway.get_text("/metrics", &[]).await;
+            let answers = Metrics::parse(&page);
+            let counted = answers.max("panoptes_federate_answers_total", &[("outcome", outcome)]);
+            assert_eq!(counted, 1.0, "{outcome}");
+            let text = std::fs::read_to_string(log).unwrap();
+            assert!(
+                text.lines()
+                    .any(|l| l.contains(logged) && l.contains(&address) && l.contains("2s")),
+                "no {logged:?} line naming {address} and the timeout:\n{text}"
+            );
+        }
+    })
+    .await;
+}
+
 /// An HA pair: two replicas of one shard (external labels `replica="a"|"b"`, the same
 /// series), the gateway de-duplicating by `replica`. One freezes (a black hole, as SIGSTOP):
 /// queries, the series API and label calls answer once the grace after the other replica's
@@ -724,9 +812,6 @@ fn unix_now_ms() -> i64 {
 const LIVE_SERIES: usize = 5;
 const LIVE_VALUE: f64 = 7.0;
 
-/// One replica of an HA pair (external label `replica=<name>`) with live data:
-/// `fault_test{source="pair", n="0".."4"} 7` every 15 s up to `now_ms`, as a scraper would
-/// have written it.
 /// A live HA pair (`live_replica` a and b) with b behind a proxy that can freeze it, and a
 /// gateway over both: response timeout 10 s, replica grace `grace`.
 struct FreezablePair {
@@ -758,11 +843,19 @@ impl FreezablePair {
     }
 }
 
+/// One replica of an HA pair (external label `replica=<name>`) with live data:
+/// `fault_test{source="pair", n="0".."4"} 7`.
 fn live_replica(name: &str, now_ms: i64) -> MemoryStore {
-    let live = (0..LIVE_SERIES).map(|n| {
+    live_store(&[("replica", name)], "pair", LIVE_SERIES, now_ms)
+}
+
+/// `fault_test{source=<source>, n="0"..} 7` (`series` of them) every 15 s up to `now_ms`,
+/// as a scraper would have written it, with `external` labels.
+fn live_store(external: &[(&str, &str)], source: &str, series: usize, now_ms: i64) -> MemoryStore {
+    let live = (0..series).map(|n| {
         let labels = Labels::from_pairs([
             ("__name__", "fault_test".to_string()),
-            ("source", "pair".into()),
+            ("source", source.into()),
             ("n", n.to_string()),
         ]);
         let samples = (0..20)
@@ -771,7 +864,7 @@ fn live_replica(name: &str, now_ms: i64) -> MemoryStore {
         (labels, samples)
     });
     MemoryStore::new(
-        Labels::from_pairs([("replica", name)]),
+        Labels::from_pairs(external.iter().copied()),
         live.collect::<Vec<_>>(),
     )
 }

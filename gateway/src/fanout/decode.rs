@@ -7,8 +7,7 @@
 use super::dedup::{DedupAlgorithm, Replica, SeriesHint};
 use super::merge::MergedSeries;
 use super::metrics::FanoutMetrics;
-use crate::promql::storage::trim_to_range;
-use store_api::chunk::{ChunkEncoding, decode_into, num_samples};
+use store_api::chunk::{ChunkEncoding, decode_into, num_samples, trim_to_range};
 use store_api::labels::METRIC_NAME;
 use store_api::{PartialResponse, StoreError};
 

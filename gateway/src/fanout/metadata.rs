@@ -4,9 +4,9 @@
 
 use super::endpoints::{Selection, endpoint_error, left_out_error};
 use super::hedge::{self, Waited};
-use super::merge::MergeEvent;
 use super::metrics::{Api, Outcome};
 use super::selection::selected;
+use super::series::{Data, SeriesEvent};
 use super::storage::FanoutStorage;
 use store_api::{
     LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, Matcher, MetadataRequest,
@@ -257,7 +257,7 @@ impl FanoutStorage {
         matchers: Vec<Matcher>,
         limit: usize,
     ) -> Result<Answer<Vec<Labels>>, StoreError> {
-        let mut merger = self.merge(SeriesRequest {
+        let mut series = self.series::<Data>(SeriesRequest {
             min_time: start,
             max_time: end,
             matchers,
@@ -266,10 +266,10 @@ impl FanoutStorage {
             ..Default::default()
         });
         let mut answer: Answer<Vec<Labels>> = Answer::default();
-        while let Some(event) = merger.next().await {
+        while let Some(event) = series.next().await {
             match event? {
-                MergeEvent::Warning(w) => answer.warnings.push(w),
-                MergeEvent::Series(series) => {
+                SeriesEvent::Warning(w) => answer.warnings.push(w),
+                SeriesEvent::Series(series) => {
                     answer.data.push(series.labels);
                     if limit > 0 && answer.data.len() >= limit {
                         break;

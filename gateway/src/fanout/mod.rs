@@ -1,9 +1,10 @@
 //! The fan-out: many StoreAPI endpoints seen as one store. Endpoints are discovered and
 //! health-checked (`endpoints`, `discovery`), chosen per request (`selection`), read
-//! concurrently and merged in label order (`merge`), and replicas de-duplicated (`dedup`).
-//! `storage` is what the PromQL engine reads through.
+//! concurrently and merged in label order (`merge`), decoded (`decode`) and replicas
+//! de-duplicated (`dedup`). `series` is the one API every reader of series uses (the
+//! engine's `storage`, the gRPC face, `/federate`, the series API in `metadata`).
 
-pub mod decode;
+mod decode;
 pub mod dedup;
 pub mod discovery;
 pub mod endpoints;
@@ -12,6 +13,7 @@ pub mod merge;
 mod metadata;
 pub mod metrics;
 pub mod selection;
+pub mod series;
 mod storage;
 
 pub use metadata::Answer;
@@ -87,6 +89,20 @@ impl Fanout {
             ready: AtomicBool::new(false),
             metrics: Arc::default(),
         })
+    }
+
+    /// A fan-out over fixed `endpoints`, de-duplicating by `replica`, its first Info round
+    /// done: the demo's lower tier, and tests and benchmarks over loopback stores.
+    pub async fn over_replicas(
+        endpoints: &[String],
+    ) -> Result<Arc<Self>, discovery::DiscoveryError> {
+        let config = FanoutConfig {
+            replica_labels: vec!["replica".into()],
+            ..FanoutConfig::default()
+        };
+        let fanout = Self::new(config, discovery::Discovery::new(endpoints, &[])?);
+        fanout.refresh().await;
+        Ok(fanout)
     }
 
     /// Exports the fan-out's metrics (endpoint calls and health) in `registry`.

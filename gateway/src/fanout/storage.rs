@@ -1,10 +1,9 @@
-//! The engine's storage over the fan-out: selected endpoints are merged, replicas
-//! de-duplicated, chunks decoded and trimmed to the requested range.
+//! One request's view of the fan-out ([`FanoutStorage`]: the gateway's flags overridden by
+//! the request's options), and the engine's `Storage` over it: the fan-out's series
+//! (`series`) as samples, within the query's sample and series budgets.
 
 use super::Fanout;
-use super::decode;
-use super::merge::{MergeEvent, MergeOptions, Merger};
-use super::selection::selected;
+use super::series::{DecodedSeries, Samples, SeriesEvent};
 use crate::promql::storage::{too_many_samples, too_many_series};
 use crate::promql::{EngineError, SelectRequest, SelectResult, SeriesSamples, Storage};
 use futures_util::future::BoxFuture;
@@ -61,59 +60,25 @@ impl FanoutStorage {
         }
     }
 
-    /// Starts merging the endpoints selected for `request` (time range, matchers,
-    /// storeMatch[]), with this request's replica labels and partial-response strategy; the
-    /// endpoints it would have read and cannot are its warnings (or its error).
-    pub fn merge(&self, request: SeriesRequest) -> Merger {
-        let selection = self.fanout.select(|endpoint, info| {
-            selected(
-                info,
-                &endpoint.address,
-                request.min_time,
-                request.max_time,
-                &request.matchers,
-                &self.options.store_matchers,
-            )
-        });
-        let options = MergeOptions {
-            request: SeriesRequest {
-                partial_response: self.partial_response(),
-                ..request
-            },
-            replica_labels: self.replica_labels(),
-            response_timeout: self.fanout.config.response_timeout,
-            replica_grace: self.fanout.config.replica_grace,
-            metrics: self.fanout.metrics.clone(),
-        };
-        Merger::start(selection.usable, &options).left_out(selection.left_out)
-    }
-
     /// The selected series, decoded and de-duplicated; failing as soon as they hold more
     /// samples than the query's budget left, so that an over-limit query never holds them all.
     #[tracing::instrument(name = "select", skip_all, fields(selector = %store_api::labels::selector(&request.matchers)))]
     async fn select_series(&self, request: SelectRequest) -> Result<SelectResult, EngineError> {
         let mut result = SelectResult::default();
         let mut held = 0usize;
-        let mut merger = self.merge(SeriesRequest {
+        let mut series = self.series::<Samples>(SeriesRequest {
             min_time: request.min_time,
             max_time: request.max_time,
             matchers: request.matchers,
             ..Default::default()
         });
-        while let Some(event) = merger.next().await {
+        while let Some(event) = series.next().await {
             match event.map_err(EngineError::Storage)? {
-                MergeEvent::Warning(w) => result.warnings.push(w),
-                MergeEvent::Series(series) => {
-                    let samples = decode::samples(
-                        &series,
-                        request.min_time,
-                        request.max_time,
-                        self.fanout.config.dedup,
-                        self.partial_response(),
-                        &self.fanout.metrics,
-                        &mut result.warnings,
-                    )
-                    .map_err(EngineError::Storage)?;
+                SeriesEvent::Warning(w) => result.warnings.push(w),
+                SeriesEvent::Series(DecodedSeries {
+                    labels,
+                    data: samples,
+                }) => {
                     held = held.saturating_add(samples.timestamps.len());
                     if held > request.max_samples {
                         return Err(too_many_samples());
@@ -123,7 +88,7 @@ impl FanoutStorage {
                             return Err(too_many_series());
                         }
                         result.series.push(SeriesSamples {
-                            labels: series.labels,
+                            labels,
                             timestamps: samples.timestamps,
                             values: samples.values,
                             start_timestamps: Vec::new(),

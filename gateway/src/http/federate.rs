@@ -1,7 +1,8 @@
 //! `/federate`, as an upper-tier Prometheus scrapes it: for every series matching any
 //! `match[]`, its newest sample within the lookback window, in the text exposition format
-//! 0.0.4 with explicit timestamps. Streamed: series are written as the merge yields them, so
-//! memory stays flat however many series match. No `match[]` answers 200 with an empty body,
+//! 0.0.4 with explicit timestamps. Streamed: series are written as the fan-out yields them
+//! (one `fanout::series` stream per selector, their union here), so memory stays flat however
+//! many series match. No `match[]` answers 200 with an empty body,
 //! and errors are plain text, as Prometheus has them: a bad `match[]` is a 400, and with
 //! `partial_response=false` an endpoint that fails (or is left out) before the first series
 //! is a 500; one failing later cuts the body short, so the scrape fails rather than taking
@@ -11,8 +12,8 @@
 use super::AppState;
 use super::metrics::FederateOutcome;
 use super::params::Params;
-use crate::fanout::merge::{MergeEvent, MergedSeries, Merger};
-use crate::fanout::{FanoutStorage, QueryOptions, decode};
+use crate::fanout::series::{DecodedSeries, FanoutSeries, Samples, SeriesEvent};
+use crate::fanout::{FanoutStorage, QueryOptions};
 use crate::promql::functions::format::go_g;
 use crate::promql::syntax;
 use crate::promql::value::is_stale_nan;
@@ -46,10 +47,10 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
         .unwrap_or(0);
     let lookback = state.engine.options().lookback_delta_ms;
     let storage = FanoutStorage::new(state.fanout.clone(), QueryOptions::default());
-    let mut mergers: Vec<Merger> = selectors
+    let mut streams: Vec<FanoutSeries<Samples>> = selectors
         .into_iter()
         .map(|selector| {
-            storage.merge(SeriesRequest {
+            storage.series(SeriesRequest {
                 min_time: now - lookback + 1,
                 max_time: now,
                 matchers: selector.matchers,
@@ -59,10 +60,10 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
         .collect();
     // The first series of each selector before the status line, so that a failure known by
     // then is the status.
-    let mut heads = Vec::with_capacity(mergers.len());
+    let mut heads = Vec::with_capacity(streams.len());
     let mut partial = false;
-    for merger in &mut mergers {
-        match next_series(merger, &mut partial).await {
+    for stream in &mut streams {
+        match next_series(stream, &mut partial).await {
             Ok(head) => heads.push(head),
             Err(error) => {
                 return refuse(&state, StatusCode::INTERNAL_SERVER_ERROR, error.message());
@@ -72,18 +73,13 @@ pub async fn federate(State(state): State<Arc<AppState>>, RawQuery(query): RawQu
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let writer = Writer {
         external: state.external_labels.clone(),
-        dedup: state.fanout.config.dedup,
-        strategy: storage.partial_response(),
-        metrics: state.fanout.metrics.clone(),
-        min: now - lookback + 1,
-        max: now,
         family: None,
         buffer: String::new(),
         partial,
     };
     let state = state.clone();
     tokio::spawn(async move {
-        let outcome = writer.run(mergers, heads, sender).await;
+        let outcome = writer.run(streams, heads, sender).await;
         state.metrics.federate_answered(outcome);
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
@@ -114,11 +110,6 @@ fn refuse(state: &AppState, status: StatusCode, message: &str) -> Response {
 /// Writes series in label order (so each family is contiguous, families by name).
 struct Writer {
     external: Labels,
-    dedup: crate::fanout::dedup::DedupAlgorithm,
-    strategy: store_api::PartialResponse,
-    metrics: std::sync::Arc<crate::fanout::metrics::FanoutMetrics>,
-    min: i64,
-    max: i64,
     family: Option<String>,
     buffer: String,
     /// Some endpoint's data is missing (partial response).
@@ -133,11 +124,11 @@ impl Writer {
     /// (abort strategy) ends the body with an error, which the client sees as a cut answer.
     async fn run(
         mut self,
-        mut mergers: Vec<Merger>,
-        mut heads: Vec<Option<MergedSeries>>,
+        mut streams: Vec<FanoutSeries<Samples>>,
+        mut heads: Vec<Option<DecodedSeries<Samples>>>,
         sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
     ) -> FederateOutcome {
-        match self.write_union(&mut mergers, &mut heads, &sender).await {
+        match self.write_union(&mut streams, &mut heads, &sender).await {
             Err(error) => {
                 tracing::warn!(%error, "federate: answer cut");
                 let _ = sender
@@ -154,8 +145,8 @@ impl Writer {
     /// Whether the whole answer was written (else the client went away).
     async fn write_union(
         &mut self,
-        mergers: &mut [Merger],
-        heads: &mut [Option<MergedSeries>],
+        streams: &mut [FanoutSeries<Samples>],
+        heads: &mut [Option<DecodedSeries<Samples>>],
         sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
     ) -> Result<bool, StoreError> {
         // The union of the selectors: the smallest head, once even if several match.
@@ -164,11 +155,11 @@ impl Writer {
             for (i, head) in heads.iter_mut().enumerate() {
                 if head.as_ref().is_some_and(|s| s.labels == min) {
                     chosen = head.take();
-                    *head = next_series(&mut mergers[i], &mut self.partial).await?;
+                    *head = next_series(&mut streams[i], &mut self.partial).await?;
                 }
             }
             if let Some(series) = chosen {
-                self.write(&series)?;
+                self.write(&series);
             }
             if self.buffer.len() > FLUSH_BYTES && !self.flush(sender).await {
                 return Ok(false);
@@ -182,26 +173,14 @@ impl Writer {
         chunk.is_empty() || sender.send(Ok(Bytes::from(chunk))).await.is_ok()
     }
 
-    fn write(&mut self, series: &MergedSeries) -> Result<(), StoreError> {
-        let mut warnings = Vec::new();
-        let samples = decode::samples(
-            series,
-            self.min,
-            self.max,
-            self.dedup,
-            self.strategy,
-            &self.metrics,
-            &mut warnings,
-        )?;
-        for warning in warnings {
-            tracing::warn!(%warning, "federate: partial data");
-            self.partial = true;
-        }
+    /// Writes the newest sample of `series`, unless it is a staleness marker.
+    fn write(&mut self, series: &DecodedSeries<Samples>) {
+        let samples = &series.data;
         let (Some(&t), Some(&v)) = (samples.timestamps.last(), samples.values.last()) else {
-            return Ok(());
+            return;
         };
         if is_stale_nan(v) {
-            return Ok(());
+            return;
         }
         let name = series.labels.get(METRIC_NAME).unwrap_or("");
         if self.family.as_deref() != Some(name) {
@@ -221,25 +200,23 @@ impl Writer {
         self.buffer.push(' ');
         self.buffer.push_str(&t.to_string());
         self.buffer.push('\n');
-        Ok(())
     }
 }
 
-/// The merge's next series; warnings (partial response) are logged and set `partial`, a
+/// A selector's next series; warnings (partial response) are logged and set `partial`, a
 /// failure (abort) is the error.
 async fn next_series(
-    merger: &mut Merger,
+    stream: &mut FanoutSeries<Samples>,
     partial: &mut bool,
-) -> Result<Option<MergedSeries>, StoreError> {
+) -> Result<Option<DecodedSeries<Samples>>, StoreError> {
     loop {
-        match merger.next().await {
+        match stream.next().await.transpose()? {
             None => return Ok(None),
-            Some(Ok(MergeEvent::Series(series))) => return Ok(Some(series)),
-            Some(Ok(MergeEvent::Warning(warning))) => {
+            Some(SeriesEvent::Series(series)) => return Ok(Some(series)),
+            Some(SeriesEvent::Warning(warning)) => {
                 tracing::warn!(%warning, "federate: partial data");
                 *partial = true;
             }
-            Some(Err(error)) => return Err(error),
         }
     }
 }

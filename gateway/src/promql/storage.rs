@@ -5,7 +5,7 @@ use super::error::EngineError;
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
-use store_api::chunk::{ChunkEncoding, decode_into};
+use store_api::chunk::{ChunkEncoding, decode_into, trim_to_range};
 use store_api::{Labels, Matcher, SeriesFrame, SeriesRequest, Store, StoreError};
 
 /// One selector's worth of series, with the time range the engine needs.
@@ -121,16 +121,4 @@ impl<S: Store> Storage for StoreStorage<S> {
             Ok(result)
         })
     }
-}
-
-/// Keeps the samples within [min, max] of time-sorted columns; chunks may reach outside the
-/// requested range.
-pub fn trim_to_range(timestamps: &mut Vec<i64>, values: &mut Vec<f64>, min: i64, max: i64) {
-    let start = timestamps.partition_point(|&t| t < min);
-    // An empty range (min > max) keeps nothing.
-    let end = timestamps.partition_point(|&t| t <= max).max(start);
-    timestamps.truncate(end);
-    values.truncate(end);
-    timestamps.drain(..start);
-    values.drain(..start);
 }

@@ -39,6 +39,18 @@ pub struct RawChunk {
     pub data: bytes::Bytes,
 }
 
+/// Keeps the samples within [min, max] of time-sorted columns; chunks may reach outside the
+/// requested range.
+pub fn trim_to_range(timestamps: &mut Vec<i64>, values: &mut Vec<f64>, min: i64, max: i64) {
+    let start = timestamps.partition_point(|&t| t < min);
+    // An empty range (min > max) keeps nothing.
+    let end = timestamps.partition_point(|&t| t <= max).max(start);
+    timestamps.truncate(end);
+    values.truncate(end);
+    timestamps.drain(..start);
+    values.drain(..start);
+}
+
 /// The chunk encodings of the TSDB. The numbers differ by wire format, so they are mapped
 /// in exactly one place each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,7 +96,20 @@ impl ChunkEncoding {
 
 #[cfg(test)]
 mod tests {
-    use super::ChunkEncoding;
+    use super::{ChunkEncoding, trim_to_range};
+
+    #[test]
+    fn trimming_keeps_the_inclusive_range() {
+        let trim = |min, max| {
+            let (mut ts, mut vs) = (vec![1, 2, 3, 4], vec![1.0, 2.0, 3.0, 4.0]);
+            trim_to_range(&mut ts, &mut vs, min, max);
+            (ts, vs)
+        };
+        assert_eq!(trim(2, 3), (vec![2, 3], vec![2.0, 3.0]));
+        assert_eq!(trim(i64::MIN, i64::MAX).0, [1, 2, 3, 4]);
+        assert_eq!(trim(5, 9), (vec![], vec![]));
+        assert_eq!(trim(3, 2), (vec![], vec![]), "an empty range keeps nothing");
+    }
 
     #[test]
     fn numbering_is_one_apart() {

@@ -7,8 +7,7 @@ mod data;
 mod live;
 
 use crate::cli::QueryArgs;
-use crate::fanout::discovery::Discovery;
-use crate::fanout::{Fanout, FanoutConfig};
+use crate::fanout::Fanout;
 use crate::grpc::GatewayStore;
 use data::{Series, instance_series, only_range, with_gap};
 use live::LiveStore;
@@ -24,13 +23,9 @@ async fn lower_tier_gateway(
     endpoints: &[String],
     servers: &mut Vec<RunningServer>,
 ) -> Result<String, String> {
-    let discovery = Discovery::new(endpoints, &[]).map_err(|e| e.to_string())?;
-    let config = FanoutConfig {
-        replica_labels: vec!["replica".into()],
-        ..FanoutConfig::default()
-    };
-    let fanout = Fanout::new(config, discovery);
-    fanout.refresh().await;
+    let fanout = Fanout::over_replicas(endpoints)
+        .await
+        .map_err(|e| e.to_string())?;
     fanout.spawn_refresh();
     let gateway = GatewayStore::new(fanout, Labels::new());
     let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
