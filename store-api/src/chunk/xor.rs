@@ -161,8 +161,8 @@ impl XorEncoder {
 
     #[inline(always)]
     fn write_dod(&mut self, dod: i64) {
-        // Prefix and payload may share one write: a value always follows, so
-        // the trailing-byte quirk (see `bstream`) cannot depend on it.
+        // Prefix and payload in one write: the bytes are the same as
+        // Prometheus' separate writes.
         if dod == 0 {
             self.w.write_bit(false);
         } else if fits_bits(dod, 14) {
@@ -653,11 +653,10 @@ mod tests {
 
     // Golden vectors, derived by hand from the format:
     //
-    // (1000, 1.0): zig-zag(1000) = 2000 = varint d0 0f; 1.0 = 3ff0...0;
-    // then the empty byte a whole-byte write leaves on a boundary.
-    const GOLDEN_1: &[u8] = &[0x00, 0x01, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x00];
-    // + (16000, 1.0): delta 15000 = uvarint 98 75 (written into the empty
-    // byte), value unchanged = bit `0`.
+    // (1000, 1.0): zig-zag(1000) = 2000 = varint d0 0f; 1.0 = 3ff0...0.
+    // (Prometheus 2.x appended one more, empty, byte here.)
+    const GOLDEN_1: &[u8] = &[0x00, 0x01, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0];
+    // + (16000, 1.0): delta 15000 = uvarint 98 75, value unchanged = bit `0`.
     const GOLDEN_2: &[u8] = &[
         0x00, 0x02, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x98, 0x75, 0x00,
     ];
@@ -694,6 +693,13 @@ mod tests {
                 .collect();
             assert_eq!(decode(golden).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn prometheus_2_empty_trailing_byte_decodes_the_same() {
+        let mut old = GOLDEN_1.to_vec();
+        old.push(0);
+        assert_eq!(decode(&old).unwrap(), decode(GOLDEN_1).unwrap());
     }
 
     #[test]
@@ -862,7 +868,7 @@ mod tests {
         let full = decode(&data).unwrap();
         for len in 0..data.len() {
             match decode(&data[..len]) {
-                // Dropping padding (or the quirk's empty byte) is harmless.
+                // Dropping padding bits is harmless.
                 Ok(got) => assert_eq!(got, full, "prefix {len}"),
                 Err(ChunkError::Truncated { declared: 50, .. }) => {}
                 Err(ChunkError::MissingHeader { len: l }) => assert!(len < 2 && l == len),
