@@ -378,3 +378,190 @@ pub fn histogram_chunks<H: HistogramSample>(
     }
     Ok(chunks.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ChunkEncoding, decode_float_histograms, decode_histograms};
+    use super::*;
+    use crate::histogram::{FloatHistogram, Histogram};
+
+    /// Schema 0, buckets at `indices` with the counts given, zero bucket empty.
+    fn h(indices: &[(i32, i64)]) -> Histogram {
+        let mut spans: Vec<Span> = Vec::new();
+        let mut next = 0;
+        let (mut prev, mut deltas, mut count) = (0, Vec::new(), 0);
+        for (i, &(index, c)) in indices.iter().enumerate() {
+            match spans.last_mut() {
+                Some(s) if index == next => s.length += 1,
+                _ => spans.push(Span {
+                    offset: if i == 0 { index } else { index - next },
+                    length: 1,
+                }),
+            }
+            next = index + 1;
+            deltas.push(c - prev);
+            prev = c;
+            count += c as u64;
+        }
+        Histogram {
+            count,
+            sum: count as f64,
+            positive_spans: spans,
+            positive_buckets: deltas,
+            ..Histogram::default()
+        }
+    }
+
+    fn headers(chunks: &[RawChunk]) -> Vec<(u16, CounterResetHint)> {
+        chunks
+            .iter()
+            .map(|c| {
+                let (n, header) = super::super::histogram_meta::read_header(&c.data, c.encoding)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                (n, header)
+            })
+            .collect()
+    }
+
+    fn chunk<H: HistogramSample>(samples: &[(i64, H)]) -> Vec<RawChunk> {
+        histogram_chunks(samples).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn resets_layout_changes_and_gauges_start_chunks_with_prometheus_headers() {
+        use CounterResetHint::{CounterReset, Gauge, NotCounterReset, Unknown};
+        let gauge = |mut h: Histogram| {
+            h.counter_reset_hint = Gauge;
+            h
+        };
+        let schema_1 = Histogram {
+            schema: 1,
+            ..h(&[(0, 9)])
+        };
+        let samples = [
+            (1, h(&[(0, 1)])),
+            (2, h(&[(0, 2)])),
+            (3, h(&[(0, 1)])), // count drops
+            (4, schema_1),
+            (5, gauge(h(&[(0, 5)]))),
+            (6, gauge(h(&[(1, 1)]))),  // gauges may lose buckets
+            (7, h(&[(0, 6), (1, 1)])), // counter after gauge
+            (8, Histogram::stale()),
+            (9, h(&[(0, 7), (1, 1)])), // after a staleness marker
+        ];
+        let ints = chunk(&samples);
+        assert_eq!(
+            headers(&ints),
+            [
+                (2, Unknown),
+                (1, CounterReset),
+                (1, Unknown),
+                (2, Gauge),
+                (2, NotCounterReset),
+                (1, Unknown)
+            ]
+        );
+        // The float appender says less.
+        let floats: Vec<(i64, FloatHistogram)> =
+            samples.iter().map(|(t, h)| (*t, h.to_float())).collect();
+        let floats = chunk(&floats);
+        assert_eq!(
+            headers(&floats),
+            [
+                (2, Unknown),
+                (1, CounterReset),
+                (1, Unknown),
+                (2, Gauge),
+                (2, Unknown),
+                (1, Unknown)
+            ]
+        );
+        assert_eq!(floats[3].encoding, ChunkEncoding::FloatHistogram);
+        assert_eq!((floats[3].min_time, floats[3].max_time), (5, 6));
+    }
+
+    #[test]
+    fn new_buckets_recode_the_chunk_and_missing_empty_ones_expand_the_sample() {
+        let samples = [
+            (1, h(&[(0, 1), (3, 0)])),
+            (2, h(&[(0, 2), (1, 1), (3, 0)])), // new bucket 1: recoded
+            (3, h(&[(0, 3), (1, 1)])),         // empty bucket 3 missing: expanded
+        ];
+        let chunks = chunk(&samples);
+        assert_eq!(chunks.len(), 1);
+        let decoded = decode_histograms(&chunks[0].data).unwrap_or_else(|e| panic!("{e}"));
+        let layout = h(&[(0, 0), (1, 0), (3, 0)]).positive_spans;
+        for (_, h) in &decoded {
+            assert_eq!(h.positive_spans, layout);
+        }
+        let counts: Vec<Vec<i64>> = decoded
+            .iter()
+            .map(|(_, h)| crate::histogram::absolute_counts(&h.positive_buckets).collect())
+            .collect();
+        assert_eq!(counts, [vec![1, 0, 0], vec![2, 1, 0], vec![3, 1, 0]]);
+        // A non-empty bucket missing is a reset.
+        let reset = chunk(&[(1, h(&[(0, 1), (3, 1)])), (2, h(&[(0, 2)]))]);
+        assert_eq!(headers(&reset)[1], (1, CounterResetHint::CounterReset));
+    }
+
+    #[test]
+    fn big_chunks_are_cut_for_their_size() {
+        let wide: Vec<(i32, i64)> = (0..100).map(|i| (i, 1)).collect();
+        let samples: Vec<(i64, FloatHistogram)> = (0..40)
+            .map(|i| {
+                let mut f = h(&wide).to_float();
+                f.positive_buckets
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(j, b)| *b += (i * j) as f64 * 0.1);
+                (i as i64 * 15_000, f)
+            })
+            .collect();
+        let chunks = chunk(&samples);
+        let sizes = headers(&chunks);
+        assert!(sizes.len() > 2, "{sizes:?}");
+        assert!(
+            sizes[1..]
+                .iter()
+                .all(|&(n, h)| n >= MIN_SAMPLES && h == CounterResetHint::NotCounterReset)
+        );
+        let decoded: usize = chunks
+            .iter()
+            .map(|c| {
+                decode_float_histograms(&c.data)
+                    .map(|s| s.len())
+                    .unwrap_or(0)
+            })
+            .sum();
+        assert_eq!(decoded, samples.len());
+    }
+
+    #[test]
+    fn out_of_order_and_invalid_samples_change_nothing() {
+        let mut chunks = HistogramChunks::new();
+        chunks
+            .append(10, &h(&[(0, 1)]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            chunks.append(10, &h(&[(0, 2)])),
+            Err(AppendError::OutOfOrder { t: 10, last: 10 })
+        );
+        let broken = Histogram {
+            positive_buckets: vec![],
+            ..h(&[(0, 3)])
+        };
+        assert!(chunks.append(11, &broken).is_err());
+        let done = chunks.finish();
+        assert_eq!(headers(&done), [(1, CounterResetHint::Unknown)]);
+    }
+
+    #[test]
+    fn chunk_end_estimates_follow_prometheus() {
+        // Half full after a quarter of the range: two chunks per range.
+        assert_eq!(chunk_end(0, 1_799_999, 7_200_000, 2.0), 3_600_000);
+        // Fuller than the range allows: the range end.
+        assert_eq!(chunk_end(0, 7_000_000, 7_200_000, 1.5), 7_200_000);
+        assert_eq!(range_end(7_199_999), 7_200_000);
+        assert_eq!(range_end(7_200_000), 14_400_000);
+    }
+}
