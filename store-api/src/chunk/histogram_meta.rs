@@ -204,36 +204,21 @@ fn read_custom_bound(r: &mut BitReader<'_>) -> Result<f64, UnexpectedEof> {
 /// Why a histogram chunk could not be decoded, before the sample index is attached.
 #[derive(Debug, Clone, Copy)]
 pub enum Corrupt {
-    Eof,
-    Window {
-        leading: u32,
-        significant: u32,
-    },
+    /// Out of bits, or a bad value header.
+    Value(ValueError),
     /// A count in the layout that the rest of the chunk cannot hold.
-    Layout {
-        what: &'static str,
-        n: u64,
-    },
+    Layout { what: &'static str, n: u64 },
 }
 
 impl From<UnexpectedEof> for Corrupt {
     fn from(_: UnexpectedEof) -> Self {
-        Corrupt::Eof
+        Corrupt::Value(ValueError::Eof)
     }
 }
 
 impl From<ValueError> for Corrupt {
     fn from(e: ValueError) -> Self {
-        match e {
-            ValueError::Eof => Corrupt::Eof,
-            ValueError::Window {
-                leading,
-                significant,
-            } => Corrupt::Window {
-                leading,
-                significant,
-            },
-        }
+        Corrupt::Value(e)
     }
 }
 
@@ -241,17 +226,17 @@ impl Corrupt {
     #[cold]
     pub fn at(self, encoding: ChunkEncoding, sample: u16, declared: u16) -> ChunkError {
         let problem = match self {
-            Corrupt::Eof => {
+            Corrupt::Value(ValueError::Eof) => {
                 return ChunkError::HistogramTruncated {
                     encoding,
                     declared,
                     decoded: sample,
                 };
             }
-            Corrupt::Window {
+            Corrupt::Value(ValueError::Window {
                 leading,
                 significant,
-            } => format!(
+            }) => format!(
                 "a value declares {leading} leading zeros and {significant} significant bits \
                  (more than 64)"
             ),

@@ -88,8 +88,24 @@ pub fn signed_field(bits: u64, n: u32) -> i64 {
 }
 
 /// Reads a signed varbit (`readVarbitInt`).
-#[inline]
+#[inline(always)]
 pub fn read_int(r: &mut BitReader<'_>) -> Result<i64, UnexpectedEof> {
+    if r.buffered() < 32 {
+        r.refill();
+    }
+    let w = r.peek();
+    let ones = (!w).leading_zeros();
+    // The common classes (up to 25 bits of payload, 32 bits in all) from one buffered word.
+    if ones <= 6 && r.buffered() >= 32 {
+        if ones == 0 {
+            r.consume(1)?;
+            return Ok(0);
+        }
+        let width = WIDTHS[ones as usize];
+        let bits = (w << (ones + 1)) >> (64 - width);
+        r.consume(ones + 1 + width)?;
+        return Ok(signed_field(bits, width));
+    }
     let width = read_width(r)?;
     let bits = r.read_bits(width)?;
     Ok(match width {

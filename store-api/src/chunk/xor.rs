@@ -181,31 +181,22 @@ fn write_uvarint(w: &mut BitWriter, mut x: u64) {
 /// Decoding failure, before the sample index is attached.
 #[derive(Debug, Clone, Copy)]
 enum Corrupt {
-    Eof,
+    /// Out of bits, or a bad value header.
+    Value(ValueError),
     VarintOverflow,
-    Window { leading: u32, significant: u32 },
 }
 
 impl From<UnexpectedEof> for Corrupt {
     #[inline(always)]
     fn from(_: UnexpectedEof) -> Self {
-        Corrupt::Eof
+        Corrupt::Value(ValueError::Eof)
     }
 }
 
 impl From<ValueError> for Corrupt {
     #[inline(always)]
     fn from(e: ValueError) -> Self {
-        match e {
-            ValueError::Eof => Corrupt::Eof,
-            ValueError::Window {
-                leading,
-                significant,
-            } => Corrupt::Window {
-                leading,
-                significant,
-            },
-        }
+        Corrupt::Value(e)
     }
 }
 
@@ -213,15 +204,15 @@ impl Corrupt {
     #[cold]
     fn at(self, sample: u16, declared: u16) -> ChunkError {
         match self {
-            Corrupt::Eof => ChunkError::Truncated {
+            Corrupt::Value(ValueError::Eof) => ChunkError::Truncated {
                 declared,
                 decoded: sample,
             },
             Corrupt::VarintOverflow => ChunkError::VarintOverflow { sample },
-            Corrupt::Window {
+            Corrupt::Value(ValueError::Window {
                 leading,
                 significant,
-            } => ChunkError::InvalidValueWindow {
+            }) => ChunkError::InvalidValueWindow {
                 sample,
                 leading: leading as u8,
                 significant: significant as u8,
