@@ -1,5 +1,6 @@
 //! Protobuf messages and gRPC stubs of the Thanos StoreAPI (`thanos`), its Info service
-//! (`thanos.info`) and Prometheus remote read (`prometheus_copy`), wire-compatible with Thanos.
+//! (`thanos.info`) and Prometheus remote read and write (`prometheus_copy`), wire-compatible
+//! with Thanos.
 
 #![allow(clippy::all, missing_docs)]
 

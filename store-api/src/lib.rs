@@ -1,11 +1,12 @@
-//! Everything that serves the Thanos-compatible StoreAPI: labels and matchers, the XOR chunk
-//! codec, the `Store` trait with its gRPC server and client, and the stores themselves.
+//! Everything that serves the Thanos-compatible StoreAPI: labels and matchers, the chunk
+//! codecs (XOR, native histograms), the `Store` trait with its gRPC server and client, and the stores themselves.
 
 pub mod chunk;
 pub mod client;
 pub mod convert;
 pub mod encoding;
 pub mod error;
+pub mod histogram;
 pub mod labels;
 pub mod memory;
 pub mod net;

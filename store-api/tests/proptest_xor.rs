@@ -94,8 +94,8 @@ fn samples(max: usize) -> impl Strategy<Value = Vec<(i64, u64)>> {
     })
 }
 
-/// A literal model of Prometheus' `bstream` writer, bit by bit, with its
-/// `count` of free bits in the last byte.
+/// A literal model of Prometheus 3.5's `bstream` writer, bit by bit, with
+/// its `count` of free bits in the last byte.
 #[derive(Default)]
 struct GoBstream {
     stream: Vec<u8>,
@@ -116,12 +116,11 @@ impl GoBstream {
 
     fn write_byte(&mut self, byte: u8) {
         if self.count == 0 {
-            self.stream.push(0);
-            self.count = 8;
+            self.stream.push(byte);
+            return;
         }
         *self.stream.last_mut().unwrap() |= byte >> (8 - self.count);
-        // Go's `byte << 8` is 0.
-        self.stream.push((u16::from(byte) << self.count) as u8);
+        self.stream.push(byte << self.count);
     }
 
     fn write_bits(&mut self, u: u64, mut nbits: u32) {

@@ -183,7 +183,9 @@ async fn every_sample_equals_prometheus_http_api_and_chunks_reencode_identically
     let generated: usize = s.series.iter().map(|x| x.samples.len()).sum();
     assert!(compared > generated, "compared {compared} samples");
 
-    // Our encoder writes Prometheus' chunks byte for byte.
+    // Our encoder writes Prometheus' chunks byte for byte; 2.42's (promtool's and its
+    // head's) may end in one more, empty, byte (its bit writer left it behind a whole-byte
+    // write; Prometheus 3, our reference, does not).
     let all = series(&s.client, everything(i64::MIN, i64::MAX))
         .await
         .unwrap();
@@ -196,11 +198,12 @@ async fn every_sample_equals_prometheus_http_api_and_chunks_reencode_identically
             for (t, v) in ts.iter().zip(&vs) {
                 encoder.append(*t, *v);
             }
-            assert_eq!(
-                encoder.bytes(),
-                &chunk.data[..],
-                "chunk of {}",
-                series.labels
+            let theirs = &chunk.data[..];
+            assert!(
+                encoder.bytes() == theirs || theirs.strip_suffix(&[0]) == Some(encoder.bytes()),
+                "chunk of {}:\n ours:   {:02x?}\n theirs: {theirs:02x?}",
+                series.labels,
+                encoder.bytes()
             );
             assert_eq!(
                 (chunk.min_time, chunk.max_time),

@@ -1,10 +1,10 @@
 //! MSB-first bit streams.
 //!
 //! [`BitWriter`] appends bits to a `Vec<u8>` and reproduces the exact byte
-//! layout of Prometheus' `bstream` writer, including its one quirk: a write
-//! that ends on a byte boundary through a whole-byte write leaves an extra,
-//! still empty, zero byte at the end of the stream. That byte is part of the
-//! chunk bytes Prometheus persists, so byte-exact encoding needs it.
+//! layout of Prometheus 3.5's `bstream` writer: the stream is exactly the
+//! bytes its bits need. (Prometheus before 3.0 left an extra, still empty,
+//! zero byte behind a whole-byte write that ended on a byte boundary; 3.x
+//! chunks have none, and decoders accept both.)
 //!
 //! [`BitReader`] reads bits from a `&[u8]` through a 64-bit buffer that is
 //! refilled with one unaligned big-endian word load whenever at least 8 bytes
@@ -24,9 +24,6 @@ pub struct BitWriter {
     buf: Vec<u8>,
     /// Number of bits written, prefix included.
     bits: usize,
-    /// Whether the stream ends with the empty byte that Prometheus'
-    /// `writeByte` leaves behind on a byte boundary (`bits % 8 == 0`).
-    pad: bool,
 }
 
 impl BitWriter {
@@ -39,11 +36,7 @@ impl BitWriter {
     /// new bits start on the next byte boundary.
     pub fn with_prefix(prefix: Vec<u8>) -> Self {
         let bits = prefix.len() * 8;
-        Self {
-            buf: prefix,
-            bits,
-            pad: false,
-        }
+        Self { buf: prefix, bits }
     }
 
     /// Writes one bit.
@@ -85,14 +78,10 @@ impl BitWriter {
         let wide = u128::from(slot[0]) << 120 | u128::from(v) << 64 >> offset;
         slot.copy_from_slice(&wide.to_be_bytes());
         self.bits += nbits as usize;
-        // Prometheus writes 8-bit groups with `writeByte`, which always
-        // appends the byte that would receive the next bits, even when the
-        // write ends on a byte boundary.
-        self.pad = nbits.is_multiple_of(8) && self.bits.is_multiple_of(8);
     }
 
     fn visible_len(&self) -> usize {
-        self.bits.div_ceil(8) + usize::from(self.pad)
+        self.bits.div_ceil(8)
     }
 
     /// The stream written so far.
@@ -290,25 +279,25 @@ mod tests {
     }
 
     #[test]
-    fn whole_byte_write_on_boundary_leaves_empty_byte() {
-        // Prometheus quirk: whole-byte writes ending on a boundary append an
-        // empty byte; bit writes ending on a boundary do not.
+    fn whole_byte_write_on_boundary_leaves_no_empty_byte() {
+        // Prometheus 3.x: the stream holds only the bytes its bits need,
+        // whether the last write was whole bytes or single bits.
         let mut w = BitWriter::new();
         w.write_byte(0xab);
-        assert_eq!(w.bytes(), &[0xab, 0x00]);
+        assert_eq!(w.bytes(), &[0xab]);
         w.write_bits(0xcd, 8);
-        assert_eq!(w.bytes(), &[0xab, 0xcd, 0x00]);
+        assert_eq!(w.bytes(), &[0xab, 0xcd]);
         w.write_bits(0b1, 1);
         assert_eq!(w.bytes(), &[0xab, 0xcd, 0x80]);
         w.write_bits(0x7f, 7);
         assert_eq!(w.bytes(), &[0xab, 0xcd, 0xff]);
         w.write_bit(false);
         assert_eq!(w.bytes(), &[0xab, 0xcd, 0xff, 0x00]);
-        w.write_bits(0xff, 8); // unaligned whole byte: no extra byte
+        w.write_bits(0xff, 8);
         assert_eq!(w.bytes(), &[0xab, 0xcd, 0xff, 0x7f, 0x80]);
         w.write_bits(0x7f, 7);
         w.write_bits(u64::MAX, 64);
-        assert_eq!(w.bytes().len(), 5 + 8 + 1);
+        assert_eq!(w.bytes().len(), 5 + 8);
     }
 
     #[test]

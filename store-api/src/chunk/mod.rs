@@ -1,10 +1,28 @@
-//! Chunk encodings: the bit stream and the XOR (Gorilla) codec, bit-exact with Prometheus.
+//! Chunk encodings, bit-exact with Prometheus 3.5: the bit stream, the XOR (Gorilla) codec,
+//! and the native-histogram codecs (`HISTOGRAM`, `FLOAT_HISTOGRAM`) with the appender's rules
+//! for cutting a series' samples into chunks.
 
 pub mod bstream;
+mod error;
+mod float_histogram;
+mod histogram;
+mod histogram_chunk;
+mod histogram_chunks;
+mod histogram_meta;
+mod sample;
 pub mod segment;
+mod spans;
+mod varbit;
 mod xor;
+mod xor_value;
 
-pub use xor::{ChunkError, XorDecoder, XorEncoder, decode_into, num_samples};
+pub use error::{AppendError, ChunkError};
+pub use float_histogram::{FloatHistogramDecoder, FloatHistogramEncoder, decode_float_histograms};
+pub use histogram::{HistogramDecoder, HistogramEncoder, decode_histograms};
+pub use histogram_chunk::{HistogramChunkDecoder, HistogramChunkEncoder};
+pub use histogram_chunks::{HistogramChunks, histogram_chunks};
+pub use sample::HistogramSample;
+pub use xor::{XorDecoder, XorEncoder, decode_into, num_samples};
 
 /// Prometheus cuts a chunk at this many samples.
 pub const SAMPLES_PER_CHUNK: usize = 120;
@@ -58,6 +76,17 @@ pub enum ChunkEncoding {
     Xor,
     Histogram,
     FloatHistogram,
+}
+
+impl std::fmt::Display for ChunkEncoding {
+    /// The name in both protobuf enums.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Xor => "XOR",
+            Self::Histogram => "HISTOGRAM",
+            Self::FloatHistogram => "FLOAT_HISTOGRAM",
+        })
+    }
 }
 
 impl ChunkEncoding {

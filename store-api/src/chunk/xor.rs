@@ -19,62 +19,18 @@
 //! | `1110` + 20 bits    | -524287 ..= 524288     |
 //! | `1111` + 64 bits    | anything else          |
 //!
-//! Values, with `x = bits(v) ^ bits(previous v)`:
-//!
-//! * `0`: `x == 0`.
-//! * `10` + the significant bits of `x`, using the previous window.
-//! * `11` + 5 bits leading zeros (capped at 31) + 6 bits significant-bit
-//!   count (64 is written as 0) + the significant bits; opens a new window.
+//! Values are XOR-coded against the previous one (see `xor_value`).
 //!
 //! Timestamp arithmetic wraps exactly like Prometheus' Go code, so any `i64`
 //! sequence round-trips, increasing or not.
 
 use super::bstream::{BitReader, BitWriter, UnexpectedEof};
+use super::error::ChunkError;
+use super::varbit::{fits_signed, signed_field};
+use super::xor_value::{ReadWindow, ValueError, WriteWindow};
 
 /// Length of the sample-count header.
 const HEADER_LEN: usize = 2;
-/// `leading` value meaning "no value window opened yet".
-const NO_WINDOW: u8 = 0xff;
-
-/// Errors from decoding an XOR chunk.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChunkError {
-    /// The chunk cannot even hold the 2-byte sample count.
-    #[error("XOR chunk too short: {len} bytes, the sample count header needs 2")]
-    MissingHeader {
-        /// Length of the chunk.
-        len: usize,
-    },
-    /// The data ended before the number of samples the header declares.
-    #[error(
-        "XOR chunk truncated: header declares {declared} samples but the data ends in sample {decoded}"
-    )]
-    Truncated {
-        /// Sample count from the header.
-        declared: u16,
-        /// Number of samples decoded before the data ran out.
-        decoded: u16,
-    },
-    /// A timestamp varint does not fit in 64 bits.
-    #[error("XOR chunk corrupt: timestamp varint of sample {sample} overflows 64 bits")]
-    VarintOverflow {
-        /// Index of the offending sample.
-        sample: u16,
-    },
-    /// A value header declares more than 64 leading plus significant bits.
-    #[error(
-        "XOR chunk corrupt: value of sample {sample} declares {leading} leading zeros and \
-         {significant} significant bits (more than 64)"
-    )]
-    InvalidValueWindow {
-        /// Index of the offending sample.
-        sample: u16,
-        /// Leading zero count from the value header.
-        leading: u8,
-        /// Significant bit count from the value header.
-        significant: u8,
-    },
-}
 
 /// Returns the sample count stored in a chunk's header.
 pub fn num_samples(data: &[u8]) -> Result<u16, ChunkError> {
@@ -98,8 +54,7 @@ pub struct XorEncoder {
     t: i64,
     delta: u64,
     val: u64,
-    leading: u8,
-    trailing: u8,
+    window: WriteWindow,
 }
 
 impl Default for XorEncoder {
@@ -119,8 +74,7 @@ impl XorEncoder {
             t: 0,
             delta: 0,
             val: 0,
-            leading: NO_WINDOW,
-            trailing: 0,
+            window: WriteWindow::default(),
         }
     }
 
@@ -161,15 +115,15 @@ impl XorEncoder {
 
     #[inline(always)]
     fn write_dod(&mut self, dod: i64) {
-        // Prefix and payload may share one write: a value always follows, so
-        // the trailing-byte quirk (see `bstream`) cannot depend on it.
+        // Prefix and payload in one write: the bytes are the same as
+        // Prometheus' separate writes.
         if dod == 0 {
             self.w.write_bit(false);
-        } else if fits_bits(dod, 14) {
+        } else if fits_signed(dod, 14) {
             self.w.write_bits(0b10 << 14 | (dod as u64 & 0x3fff), 16);
-        } else if fits_bits(dod, 17) {
+        } else if fits_signed(dod, 17) {
             self.w.write_bits(0b110 << 17 | (dod as u64 & 0x1_ffff), 20);
-        } else if fits_bits(dod, 20) {
+        } else if fits_signed(dod, 20) {
             self.w
                 .write_bits(0b1110 << 20 | (dod as u64 & 0xf_ffff), 24);
         } else {
@@ -180,28 +134,7 @@ impl XorEncoder {
 
     #[inline(always)]
     fn write_value(&mut self, vbits: u64) {
-        let x = vbits ^ self.val;
-        if x == 0 {
-            self.w.write_bit(false);
-            return;
-        }
-        // Capped so that it fits the 5-bit field.
-        let leading = (x.leading_zeros() as u8).min(31);
-        let trailing = x.trailing_zeros() as u8;
-        if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
-            self.w.write_bits(0b10, 2);
-            let sig = 64 - self.leading - self.trailing;
-            self.w.write_bits(x >> self.trailing, u32::from(sig));
-        } else {
-            self.leading = leading;
-            self.trailing = trailing;
-            let sig = 64 - leading - trailing;
-            // A count of 64 does not fit 6 bits and is stored as 0 (0 itself
-            // can't occur: x != 0).
-            let header = 0b11 << 11 | u64::from(leading) << 6 | u64::from(sig & 0x3f);
-            self.w.write_bits(header, 13);
-            self.w.write_bits(x >> trailing, u32::from(sig));
-        }
+        self.window.write(&mut self.w, self.val, vbits);
     }
 
     /// Number of samples appended so far.
@@ -223,14 +156,6 @@ impl XorEncoder {
     pub fn into_bytes(self) -> Vec<u8> {
         self.w.into_vec()
     }
-}
-
-/// Whether `x` is in Prometheus' range for an `nbits`-bit dod field:
-/// `-(2^(nbits-1) - 1) ..= 2^(nbits-1)`. The asymmetry matches the decoder,
-/// which reads the pattern `2^(nbits-1)` as positive.
-fn fits_bits(x: i64, nbits: u32) -> bool {
-    let half = 1i64 << (nbits - 1);
-    -(half - 1) <= x && x <= half
 }
 
 fn zigzag_encode(x: i64) -> u64 {
@@ -256,15 +181,22 @@ fn write_uvarint(w: &mut BitWriter, mut x: u64) {
 /// Decoding failure, before the sample index is attached.
 #[derive(Debug, Clone, Copy)]
 enum Corrupt {
-    Eof,
+    /// Out of bits, or a bad value header.
+    Value(ValueError),
     VarintOverflow,
-    Window { leading: u32, significant: u32 },
 }
 
 impl From<UnexpectedEof> for Corrupt {
     #[inline(always)]
     fn from(_: UnexpectedEof) -> Self {
-        Corrupt::Eof
+        Corrupt::Value(ValueError::Eof)
+    }
+}
+
+impl From<ValueError> for Corrupt {
+    #[inline(always)]
+    fn from(e: ValueError) -> Self {
+        Corrupt::Value(e)
     }
 }
 
@@ -272,15 +204,15 @@ impl Corrupt {
     #[cold]
     fn at(self, sample: u16, declared: u16) -> ChunkError {
         match self {
-            Corrupt::Eof => ChunkError::Truncated {
+            Corrupt::Value(ValueError::Eof) => ChunkError::Truncated {
                 declared,
                 decoded: sample,
             },
             Corrupt::VarintOverflow => ChunkError::VarintOverflow { sample },
-            Corrupt::Window {
+            Corrupt::Value(ValueError::Window {
                 leading,
                 significant,
-            } => ChunkError::InvalidValueWindow {
+            }) => ChunkError::InvalidValueWindow {
                 sample,
                 leading: leading as u8,
                 significant: significant as u8,
@@ -290,29 +222,12 @@ impl Corrupt {
 }
 
 /// Running state of a decode: the last sample plus the delta and window.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct State {
     t: i64,
     delta: u64,
     val: u64,
-    /// Significant bits of the current value window (1..=64).
-    significant: u32,
-    /// Trailing zeros of the current value window.
-    trailing: u32,
-}
-
-impl Default for State {
-    /// Like Prometheus' iterator, the window starts as "0 leading, 0
-    /// trailing zeros" (64 significant bits); the encoder never reuses it.
-    fn default() -> Self {
-        Self {
-            t: 0,
-            delta: 0,
-            val: 0,
-            significant: 64,
-            trailing: 0,
-        }
-    }
+    window: ReadWindow,
 }
 
 impl State {
@@ -354,44 +269,7 @@ impl State {
     /// stream is about to end (the callers refilled at most 24 bits ago).
     #[inline(always)]
     fn read_value(&mut self, r: &mut BitReader<'_>) -> Result<(), Corrupt> {
-        let w = r.peek();
-        if w >> 63 == 0 {
-            // `0`: value unchanged (the most common case).
-            r.consume(1)?;
-            return Ok(());
-        }
-        if w >> 62 & 1 == 0 {
-            // `10`: reuse the window.
-            r.consume(2)?;
-        } else {
-            // `11`: 5 bits leading zeros, 6 bits significant bits.
-            let leading = (w >> 57 & 0x1f) as u32;
-            let significant = match (w >> 51 & 0x3f) as u32 {
-                0 => 64,
-                n => n,
-            };
-            r.consume(13)?;
-            if leading + significant > 64 {
-                return Err(Corrupt::Window {
-                    leading,
-                    significant,
-                });
-            }
-            self.significant = significant;
-            self.trailing = 64 - leading - significant;
-        }
-        // 1..=64, so the shifts below stay below 64.
-        let significant = self.significant;
-        r.refill();
-        let bits = if significant <= 56 {
-            let v = r.peek() >> (64 - significant);
-            r.consume(significant)?;
-            v
-        } else {
-            r.read_bits(significant)?
-        };
-        self.val ^= bits << self.trailing;
-        Ok(())
+        Ok(self.window.read(r, &mut self.val)?)
     }
 }
 
@@ -423,13 +301,10 @@ fn read_dod(r: &mut BitReader<'_>) -> Result<i64, Corrupt> {
     }
 }
 
-/// Interprets the low `size` bits of `bits` as a dod field. Prometheus'
-/// rule: above 2^(size-1) is negative, 2^(size-1) itself positive (so this
-/// is not a plain sign extension).
+/// Interprets the low `size` bits of `bits` as a dod field.
 #[inline(always)]
 fn dod_field(bits: u64, size: u32) -> i64 {
-    let bits = (bits & ((1 << size) - 1)) as i64;
-    bits - (i64::from(bits > 1 << (size - 1)) << size)
+    signed_field(bits & ((1 << size) - 1), size)
 }
 
 /// The rare 64-bit delta-of-delta. Inlined: an out-of-line call taking the
@@ -653,11 +528,10 @@ mod tests {
 
     // Golden vectors, derived by hand from the format:
     //
-    // (1000, 1.0): zig-zag(1000) = 2000 = varint d0 0f; 1.0 = 3ff0...0;
-    // then the empty byte a whole-byte write leaves on a boundary.
-    const GOLDEN_1: &[u8] = &[0x00, 0x01, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x00];
-    // + (16000, 1.0): delta 15000 = uvarint 98 75 (written into the empty
-    // byte), value unchanged = bit `0`.
+    // (1000, 1.0): zig-zag(1000) = 2000 = varint d0 0f; 1.0 = 3ff0...0.
+    // (Prometheus 2.x appended one more, empty, byte here.)
+    const GOLDEN_1: &[u8] = &[0x00, 0x01, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0];
+    // + (16000, 1.0): delta 15000 = uvarint 98 75, value unchanged = bit `0`.
     const GOLDEN_2: &[u8] = &[
         0x00, 0x02, 0xd0, 0x0f, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x98, 0x75, 0x00,
     ];
@@ -694,6 +568,13 @@ mod tests {
                 .collect();
             assert_eq!(decode(golden).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn prometheus_2_empty_trailing_byte_decodes_the_same() {
+        let mut old = GOLDEN_1.to_vec();
+        old.push(0);
+        assert_eq!(decode(&old).unwrap(), decode(GOLDEN_1).unwrap());
     }
 
     #[test]
@@ -862,7 +743,7 @@ mod tests {
         let full = decode(&data).unwrap();
         for len in 0..data.len() {
             match decode(&data[..len]) {
-                // Dropping padding (or the quirk's empty byte) is harmless.
+                // Dropping padding bits is harmless.
                 Ok(got) => assert_eq!(got, full, "prefix {len}"),
                 Err(ChunkError::Truncated { declared: 50, .. }) => {}
                 Err(ChunkError::MissingHeader { len: l }) => assert!(len < 2 && l == len),
