@@ -217,7 +217,7 @@ mod tests {
         let server = store_api::server::spawn(Arc::new(store), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let fanout = Fanout::over_replicas(&[server.addr.to_string()])
+        let fanout = Fanout::over_replicas(&[server.addr.to_string()], Default::default())
             .await
             .unwrap();
         (

@@ -99,7 +99,7 @@ pub async fn replica_fanout(stores: Vec<MemoryStore>) -> (FanoutStorage, Vec<Run
         servers.push(server);
     }
     let endpoints: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
-    let fanout = Fanout::over_replicas(&endpoints)
+    let fanout = Fanout::over_replicas(&endpoints, Default::default())
         .await
         .expect("static endpoints");
     (FanoutStorage::new(fanout, QueryOptions::default()), servers)

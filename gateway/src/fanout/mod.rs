@@ -91,14 +91,15 @@ impl Fanout {
         })
     }
 
-    /// A fan-out over fixed `endpoints`, de-duplicating by `replica`, its first Info round
-    /// done: the demo's lower tier, and tests and benchmarks over loopback stores.
+    /// A fan-out over fixed `endpoints` with `config`, de-duplicating by `replica`, its first
+    /// Info round done: the demo's lower tier, and tests and benchmarks over loopback stores.
     pub async fn over_replicas(
         endpoints: &[String],
+        config: FanoutConfig,
     ) -> Result<Arc<Self>, discovery::DiscoveryError> {
         let config = FanoutConfig {
             replica_labels: vec!["replica".into()],
-            ..FanoutConfig::default()
+            ..config
         };
         let fanout = Self::new(config, discovery::Discovery::new(endpoints, &[])?);
         fanout.refresh().await;

@@ -253,7 +253,12 @@ mod tests {
     /// A fan-out over `servers`, de-duplicating by `replica`.
     async fn storage(servers: &[&RunningServer], options: QueryOptions) -> FanoutStorage {
         let addresses: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
-        FanoutStorage::new(Fanout::over_replicas(&addresses).await.unwrap(), options)
+        FanoutStorage::new(
+            Fanout::over_replicas(&addresses, Default::default())
+                .await
+                .unwrap(),
+            options,
+        )
     }
 
     fn request(skip_chunks: bool) -> SeriesRequest {

@@ -23,7 +23,7 @@ async fn lower_tier_gateway(
     endpoints: &[String],
     servers: &mut Vec<RunningServer>,
 ) -> Result<String, String> {
-    let fanout = Fanout::over_replicas(endpoints)
+    let fanout = Fanout::over_replicas(endpoints, Default::default())
         .await
         .map_err(|e| e.to_string())?;
     fanout.spawn_refresh();
