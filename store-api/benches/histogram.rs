@@ -5,6 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+#[path = "common/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -18,18 +22,6 @@ use store_api::histogram::{CounterResetHint, FloatHistogram, Histogram, Span};
 /// About what fits Prometheus' 1 KiB target for 20 buckets.
 const SAMPLES: usize = 60;
 const BUCKETS: usize = 20;
-
-/// Deterministic xorshift64* generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 fn scraped() -> Vec<(i64, Histogram)> {
     let mut rng = Rng(0x1234_5678);

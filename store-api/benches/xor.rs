@@ -4,6 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+#[path = "common/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -11,23 +15,6 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use store_api::chunk::{XorDecoder, XorEncoder, decode_into};
 
 const SAMPLES: usize = 120;
-
-/// Deterministic xorshift64* generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-}
 
 /// Scrape timestamps: 15 s apart, each off by -2..=2 ms.
 fn timestamps(rng: &mut Rng) -> Vec<i64> {

@@ -25,7 +25,7 @@ pub use value::{InstantSample, Phases, QueryResult, RangeSeries, SampleSummary, 
 use exec::{QueryContext, RangeSource, Steps, evaluate_matrix};
 use functions::ValueType;
 use logical::Expr;
-use planner::{Planner, Subquery};
+use planner::Planner;
 use read::ReadServer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,21 +228,10 @@ fn instant_value(ctx: &QueryContext, expr: &Expr, time_ms: i64) -> Result<Value,
             ctx.count_read(time_ms, read);
             Value::Matrix(points)
         }
-        Expr::Subquery {
-            expr,
-            range_ms,
-            step_ms,
-            time,
-        } => {
-            let subquery = Subquery {
-                expr,
-                range_ms: *range_ms,
-                step_ms: *step_ms,
-                time,
-            };
+        Expr::Subquery { .. } => {
             // Its inner evaluation is the query's: its samples count (in the total).
             let source = planner
-                .subquery_input(&subquery, steps, ctx.clone())?
+                .subquery_input(expr, steps, ctx.clone())?
                 .resolve(ctx)?;
             Value::Matrix(window_points(source, time_ms))
         }

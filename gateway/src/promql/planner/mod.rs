@@ -120,14 +120,23 @@ impl Planner {
     /// first needed.
     pub fn subquery_input(
         &self,
-        subquery: &Subquery<'_>,
+        subquery: &Expr,
         steps: Steps,
         inner_ctx: QueryContext,
     ) -> Result<RangeInput, EngineError> {
-        let time = self.eval_time(subquery.time);
+        let Expr::Subquery {
+            expr,
+            range_ms,
+            step_ms,
+            time,
+        } = subquery
+        else {
+            return Err(EngineError::BadData("expected a subquery".into()));
+        };
+        let (range_ms, step_ms) = (*range_ms, *step_ms);
+        let time = self.eval_time(time);
         let (first, last) = self.eval_span(time, steps);
-        let start = first.saturating_sub(subquery.range_ms);
-        let step_ms = subquery.step_ms;
+        let start = first.saturating_sub(range_ms);
         if step_ms <= 0 {
             return Err(EngineError::BadData(
                 "zero or negative subquery step widths are not accepted".into(),
@@ -145,14 +154,12 @@ impl Planner {
             end: last,
             step: step_ms,
         };
-        let inner = self
-            .nested(inner_ctx.clone())
-            .build(subquery.expr, inner_steps)?;
+        let inner = self.nested(inner_ctx.clone()).build(expr, inner_steps)?;
         Ok(RangeInput::Subquery {
             inner,
             ctx: inner_ctx,
             time,
-            range_ms: subquery.range_ms,
+            range_ms,
         })
     }
 
@@ -363,20 +370,7 @@ impl Planner {
     fn matrix_input(&self, arg: &Expr, steps: Steps) -> Result<RangeInput, EngineError> {
         match arg {
             Expr::Matrix { selector, range_ms } => Ok(self.range_input(selector, *range_ms, steps)),
-            Expr::Subquery {
-                expr,
-                range_ms,
-                step_ms,
-                time,
-            } => {
-                let subquery = Subquery {
-                    expr,
-                    range_ms: *range_ms,
-                    step_ms: *step_ms,
-                    time,
-                };
-                self.subquery_input(&subquery, steps, self.ctx.uncounted())
-            }
+            Expr::Subquery { .. } => self.subquery_input(arg, steps, self.ctx.uncounted()),
             _ => Err(EngineError::BadData(
                 "expected a range vector argument".into(),
             )),
@@ -484,14 +478,6 @@ impl Planner {
             ))),
         }
     }
-}
-
-/// A subquery's parts, as the logical plan holds them.
-pub struct Subquery<'a> {
-    pub expr: &'a Expr,
-    pub range_ms: i64,
-    pub step_ms: i64,
-    pub time: &'a TimeModifier,
 }
 
 /// Where a call and its arguments start in the query.
