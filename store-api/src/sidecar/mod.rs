@@ -140,7 +140,7 @@ fn chunks_from_prompb(chunks: Vec<prompb::Chunk>) -> Result<Vec<RawChunk>, Store
 }
 
 /// Adds the external label names a label API answer lacks, then drops replica labels.
-fn with_external(
+pub(crate) fn with_external(
     mut values: Vec<String>,
     external: impl Iterator<Item = String>,
     without: &[String],
