@@ -22,7 +22,7 @@ const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(120);
 /// One endpoint's `Store`; cheap to clone (calls of one request share it).
 #[derive(Clone)]
 pub enum EndpointClient {
-    Grpc(StoreClient),
+    Grpc(Arc<StoreClient>),
     Prometheus(Arc<SidecarStore>),
     VictoriaMetrics(Arc<VictoriaMetricsStore>),
 }
@@ -46,7 +46,9 @@ impl EndpointClient {
             PrometheusClient::new(&config.address, timeout, HttpClientConfig::default())
         };
         Ok(match config.kind {
-            EndpointKind::Grpc => Self::Grpc(StoreClient::with_tls(&config.address, tls)?),
+            EndpointKind::Grpc => {
+                Self::Grpc(Arc::new(StoreClient::with_tls(&config.address, tls)?))
+            }
             EndpointKind::Prometheus => Self::Prometheus(Arc::new(SidecarStore::new(http()?))),
             EndpointKind::VictoriaMetrics => {
                 let labels = Labels::from_pairs(config.labels.clone());

@@ -7,8 +7,8 @@
 mod export;
 
 use crate::error::StoreError;
-use crate::labels::{Label, Labels, METRIC_NAME, MatchOp, Matcher, selector, without_external};
-use crate::sidecar::{DEFAULT_MAX_ANSWER_BYTES, PrometheusClient, with_external};
+use crate::labels::{Labels, METRIC_NAME, MatchOp, Matcher, selector, without_external};
+use crate::sidecar::{DEFAULT_MAX_ANSWER_BYTES, PrometheusClient, label_api};
 use crate::store::{
     Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, SeriesFrame, SeriesRequest,
     SeriesStream, Store, StoreInfo,
@@ -26,7 +26,6 @@ pub struct VictoriaMetricsStore {
     api: PrometheusClient,
     /// The endpoint's external labels: every series carries them.
     labels: Labels,
-    max_answer_bytes: usize,
 }
 
 impl VictoriaMetricsStore {
@@ -35,13 +34,7 @@ impl VictoriaMetricsStore {
         Self {
             api: api.named("VictoriaMetrics"),
             labels,
-            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
         }
-    }
-
-    pub fn with_max_answer_bytes(mut self, bytes: usize) -> Self {
-        self.max_answer_bytes = bytes;
-        self
     }
 
     /// `[start, end]` as VictoriaMetrics takes it, if any of it can hold data.
@@ -78,7 +71,7 @@ impl VictoriaMetricsStore {
             ("end", seconds(end)),
         ];
         let mut response = self.api.get("/api/v1/export", &params).await?;
-        let mut assembler = Assembler::new(start, end, self.max_answer_bytes);
+        let mut assembler = Assembler::new(start, end, DEFAULT_MAX_ANSWER_BYTES);
         loop {
             match response.chunk().await {
                 Ok(Some(bytes)) => assembler.push(&bytes)?,
@@ -133,51 +126,30 @@ impl Store for VictoriaMetricsStore {
     }
 
     async fn label_names(&self, request: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
-        let (Some(matchers), Some((start, end))) = (
-            without_external(&self.labels, &request.matchers),
-            Self::clamp(request.start, request.end),
-        ) else {
+        let Some((start, end)) = Self::clamp(request.start, request.end) else {
             return Ok(LabelsResponse::default());
         };
-        let names = self.api.label_names(start, end, &matchers).await?;
-        let external = self.labels.iter().map(|l: &Label| l.name.clone());
-        Ok(with_external(
-            names,
-            external,
-            &request.without_replica_labels,
-            request.limit,
-        ))
+        let request = LabelNamesRequest {
+            start,
+            end,
+            ..request
+        };
+        label_api::label_names(&self.api, &self.labels, request).await
     }
 
     async fn label_values(
         &self,
         request: LabelValuesRequest,
     ) -> Result<LabelsResponse, StoreError> {
-        let (Some(matchers), Some((start, end))) = (
-            without_external(&self.labels, &request.matchers),
-            Self::clamp(request.start, request.end),
-        ) else {
+        let Some((start, end)) = Self::clamp(request.start, request.end) else {
             return Ok(LabelsResponse::default());
         };
-        if request.without_replica_labels.contains(&request.label) {
-            return Ok(LabelsResponse::default());
-        }
-        let mut values = self
-            .api
-            .label_values(&request.label, start, end, &matchers)
-            .await?;
-        if let Some(value) = self.labels.get(&request.label) {
-            // Every matching series carries the external label, unless it has its own value.
-            if !self
-                .api
-                .label_names(start, end, &matchers)
-                .await?
-                .is_empty()
-            {
-                values.push(value.to_owned());
-            }
-        }
-        Ok(LabelsResponse::from_unsorted(values, request.limit))
+        let request = LabelValuesRequest {
+            start,
+            end,
+            ..request
+        };
+        label_api::label_values(&self.api, &self.labels, request).await
     }
 }
 
