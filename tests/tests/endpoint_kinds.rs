@@ -534,3 +534,53 @@ async fn a_prometheus_and_the_victoriametrics_holding_its_copies_merge_without_d
         series.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_kinds_take_credentials_from_an_http_client_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let vm = VictoriaMetrics::start_reference_with(
+        &dir.path().join("vm"),
+        &["-httpAuth.username=reader", "-httpAuth.password=s3cret"],
+    );
+    let with_auth = vm.url().replace("http://", "http://reader:s3cret@");
+    let spec = recent_spec();
+    let series: Vec<Series> = data::generate(&spec)
+        .into_iter()
+        .filter(|s| s.name() == "memory_usage_bytes")
+        .collect();
+    let client = api_client();
+    import(&client, &with_auth, &series).await;
+    // Relative to the endpoint config file, as the password file is to the client file.
+    std::fs::write(dir.path().join("password"), "s3cret\n").unwrap();
+    std::fs::write(
+        dir.path().join("vm-client.yml"),
+        "basic_auth: {username: reader, password_file: password}\n",
+    )
+    .unwrap();
+    let without = vm.url().replace("127.0.0.1", "localhost");
+    let entries = [
+        format!(
+            "{{kind: victoriametrics, address: '{}', http_client_file: vm-client.yml}}",
+            vm.url()
+        ),
+        format!("{{kind: victoriametrics, address: '{without}'}}"),
+    ];
+    let config = write_config(&dir.path().join("endpoints.yml"), &entries);
+    let gateway = start_gateway(&config, &[]);
+
+    let time = api_time(spec.end_ms);
+    let query = [("query", "memory_usage_bytes"), ("time", time.as_str())];
+    let (status, body) = answer(&gateway.base, "/api/v1/query", &query).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["result"].as_array().unwrap().len(),
+        series.len(),
+        "{body}"
+    );
+    let warnings = body["warnings"].to_string();
+    assert!(
+        warnings.contains(&without) && warnings.contains("401"),
+        "the endpoint without credentials is named with its refusal: {body}"
+    );
+    assert!(!warnings.contains("s3cret"), "{body}");
+}

@@ -43,7 +43,11 @@ impl EndpointClient {
     pub fn new(config: &EndpointConfig, tls: Option<&TlsConnector>) -> Result<Self, StoreError> {
         let http = || {
             let timeout = config.timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT);
-            PrometheusClient::new(&config.address, timeout, HttpClientConfig::default())
+            let client = match &config.http_client_file {
+                Some(file) => HttpClientConfig::load(file)?,
+                None => HttpClientConfig::default(),
+            };
+            PrometheusClient::new(&config.address, timeout, client)
         };
         Ok(match config.kind {
             EndpointKind::Grpc => {

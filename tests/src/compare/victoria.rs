@@ -20,6 +20,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct VictoriaMetrics {
     binary: PathBuf,
+    /// Flags after the ones every server gets.
+    extra_flags: Vec<String>,
     addr: SocketAddr,
     dir: PathBuf,
     child: Option<Child>,
@@ -28,24 +30,30 @@ pub struct VictoriaMetrics {
 impl VictoriaMetrics {
     /// Starts a server with its storage in `dir/data` and its log in `dir/victoria.log`.
     pub fn start(dir: &Path) -> Self {
-        Self::start_binary(PathBuf::from("victoria-metrics"), dir)
+        Self::start_binary(PathBuf::from("victoria-metrics"), dir, &[])
     }
 
     /// Like [`VictoriaMetrics::start`] with Debian sid's 1.145 (the reference systems).
     pub fn start_reference(dir: &Path) -> Self {
+        Self::start_reference_with(dir, &[])
+    }
+
+    /// Like [`VictoriaMetrics::start_reference`] with `flags` added (e.g. `-httpAuth.*`).
+    pub fn start_reference_with(dir: &Path, flags: &[&str]) -> Self {
         let binary = crate::process::target_dir().join("reference/sid/usr/bin/victoria-metrics");
         assert!(
             binary.exists(),
             "{} is missing: run `bash scripts/reference-systems.sh`",
             binary.display()
         );
-        Self::start_binary(binary, dir)
+        Self::start_binary(binary, dir, flags)
     }
 
-    fn start_binary(binary: PathBuf, dir: &Path) -> Self {
+    fn start_binary(binary: PathBuf, dir: &Path, flags: &[&str]) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let mut server = Self {
             binary,
+            extra_flags: flags.iter().map(|f| f.to_string()).collect(),
             addr: free_addr(),
             dir: dir.to_path_buf(),
             child: None,
@@ -85,6 +93,7 @@ impl VictoriaMetrics {
                 "-search.maxQueryDuration=2m",
                 "-loggerLevel=WARN",
             ])
+            .args(&self.extra_flags)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -8,13 +8,15 @@
 //!     address: http://127.0.0.1:8428
 //!     labels: {source: vm}
 //!     timeout: 30s
+//!     http_client_file: vm-client.yml   # basic auth, bearer token, TLS (as the sidecar's)
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use store_api::sidecar::HttpClientConfig;
 
 use super::watched_file::{Format, WatchedFile};
 use super::{DiscoveryError, EndpointSpec, parse_spec};
@@ -53,6 +55,9 @@ pub struct EndpointConfig {
     /// How long one HTTP request may take (HTTP kinds; gRPC calls are bounded by
     /// `--store.response-timeout`).
     pub timeout: Option<Duration>,
+    /// Credentials and TLS of the HTTP kinds: a file in the format of
+    /// `--prometheus.http-client-file`, relative to the endpoint config file.
+    pub http_client_file: Option<PathBuf>,
 }
 
 impl EndpointConfig {
@@ -63,6 +68,7 @@ impl EndpointConfig {
             address,
             labels: BTreeMap::new(),
             timeout: None,
+            http_client_file: None,
         }
     }
 }
@@ -81,6 +87,7 @@ struct Entry {
     #[serde(default)]
     labels: BTreeMap<String, String>,
     timeout: Option<String>,
+    http_client_file: Option<PathBuf>,
 }
 
 /// The endpoint config file and its last good endpoints.
@@ -96,7 +103,8 @@ pub(super) fn endpoint_file(path: PathBuf) -> Result<EndpointFile, DiscoveryErro
     )
 }
 
-fn parse(format: Format, bytes: &[u8]) -> Result<Vec<EndpointConfig>, String> {
+fn parse(path: &Path, format: Format, bytes: &[u8]) -> Result<Vec<EndpointConfig>, String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let file: File = format.parse(bytes)?;
     let mut seen = BTreeSet::new();
     file.endpoints
@@ -104,7 +112,7 @@ fn parse(format: Format, bytes: &[u8]) -> Result<Vec<EndpointConfig>, String> {
         .enumerate()
         .map(|(i, entry)| {
             let named = |reason: String| format!("endpoints[{i}] ({}): {reason}", entry.address);
-            let config = check(&entry).map_err(named)?;
+            let config = check(dir, &entry).map_err(named)?;
             if !seen.insert(config.address.clone()) {
                 return Err(named("address: listed twice".into()));
             }
@@ -113,8 +121,8 @@ fn parse(format: Format, bytes: &[u8]) -> Result<Vec<EndpointConfig>, String> {
         .collect()
 }
 
-/// One entry, checked field by field; the error names the field.
-fn check(entry: &Entry) -> Result<EndpointConfig, String> {
+/// One entry (of a file in `dir`), checked field by field; the error names the field.
+fn check(dir: &Path, entry: &Entry) -> Result<EndpointConfig, String> {
     let kind = EndpointKind::parse(&entry.kind).ok_or_else(|| {
         format!(
             "kind: unknown kind {:?}, expected grpc, prometheus or victoriametrics",
@@ -165,11 +173,28 @@ fn check(entry: &Entry) -> Result<EndpointConfig, String> {
             }
         },
     };
+    let http_client_file = match &entry.http_client_file {
+        None => None,
+        Some(_) if kind == EndpointKind::Grpc => {
+            return Err(
+                "http_client_file: gRPC endpoints use the --grpc-client-tls-* flags".into(),
+            );
+        }
+        // Read now so that a bad file is reported with its entry; read again when the
+        // endpoint is made (secrets in files named by it are read at each request).
+        Some(file) => {
+            let file = dir.join(file);
+            HttpClientConfig::load(&file)
+                .map_err(|e| format!("http_client_file: {}", e.message()))?;
+            Some(file)
+        }
+    };
     Ok(EndpointConfig {
         kind,
         address,
         labels: entry.labels.clone(),
         timeout,
+        http_client_file,
     })
 }
 
@@ -178,7 +203,11 @@ mod tests {
     use super::*;
 
     fn parse_yaml(text: &str) -> Result<Vec<EndpointConfig>, String> {
-        parse(Format::Yaml, text.as_bytes())
+        parse(
+            Path::new("/nonexistent/endpoints.yml"),
+            Format::Yaml,
+            text.as_bytes(),
+        )
     }
 
     #[test]

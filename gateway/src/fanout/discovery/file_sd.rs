@@ -2,7 +2,7 @@
 //! targets are endpoint specs, as in Thanos (so `dns+...` targets work there too).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -27,7 +27,7 @@ pub(super) fn sd_file(path: PathBuf) -> Result<FileSd, DiscoveryError> {
     WatchedFile::new("endpoint SD file", "write [] for no targets", path, parse)
 }
 
-fn parse(format: Format, bytes: &[u8]) -> Result<Vec<EndpointSpec>, String> {
+fn parse(_path: &Path, format: Format, bytes: &[u8]) -> Result<Vec<EndpointSpec>, String> {
     let groups: Vec<TargetGroup> = format.parse(bytes)?;
     groups
         .iter()

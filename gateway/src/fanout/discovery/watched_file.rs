@@ -30,9 +30,10 @@ impl Format {
     }
 }
 
-/// Parses a whole file; one bad entry makes the whole file bad (half a file is not the last
-/// good state). `Err` is the reason, without the path.
-pub(super) type Parser<T> = fn(Format, &[u8]) -> Result<Vec<T>, String>;
+/// Parses a whole file (at the path given, for paths relative to it); one bad entry makes the
+/// whole file bad (half a file is not the last good state). `Err` is the reason, without the
+/// path.
+pub(super) type Parser<T> = fn(&Path, Format, &[u8]) -> Result<Vec<T>, String>;
 
 /// What identifies a version of the file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +174,7 @@ impl<T: Clone> WatchedFile<T> {
                 self.empty_hint
             )));
         }
-        (self.parser)(self.format, bytes).map_err(parse_error)
+        (self.parser)(&self.path, self.format, bytes).map_err(parse_error)
     }
 
     fn read_error(&self, err: &std::io::Error) -> DiscoveryError {
