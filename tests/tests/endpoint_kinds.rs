@@ -80,6 +80,16 @@ fn recent_spec() -> Spec {
     }
 }
 
+/// The gauges of [`recent_spec`]: one series per pod.
+fn recent_gauges() -> (Spec, Vec<Series>) {
+    let spec = recent_spec();
+    let series = data::generate(&spec)
+        .into_iter()
+        .filter(|s| s.name() == "memory_usage_bytes")
+        .collect();
+    (spec, series)
+}
+
 /// Loads `series` through `/api/v1/import` (JSON lines, Rust's shortest round-trip floats)
 /// and flushes, so everything is searchable at once.
 async fn import(client: &reqwest::Client, vm: &str, series: &[Series]) {
@@ -284,27 +294,62 @@ async fn victoriametrics_alone_answers_what_its_own_export_holds() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prometheus_read_directly_answers_as_prometheus_does() {
-    let dir = tempfile::tempdir().unwrap();
+/// A Prometheus 3.5 over an hour of generated data with `pods` pods, with `external` labels:
+/// the series and the server.
+fn prometheus_3_5(
+    dir: &Path,
+    pods: usize,
+    external: &[(&str, &str)],
+) -> (Spec, Vec<Series>, PrometheusServer) {
     let spec = Spec {
         end_ms: Spec::default().start_ms + 3_600_000,
+        pods,
         ..Spec::default()
     };
     let series = data::generate(&spec);
-    promtool::create_blocks(&series, &dir.path().join("tsdb"));
+    promtool::create_blocks(&series, &dir.join("tsdb"));
     let prometheus = PrometheusServer::launch(
         Version::V3_5,
-        Some(&dir.path().join("tsdb/blocks")),
-        &dir.path().join("prometheus"),
-        &[],
+        Some(&dir.join("tsdb/blocks")),
+        &dir.join("prometheus"),
+        external,
         "",
         &[],
     );
+    (spec, series, prometheus)
+}
+
+/// Runs every query at every evaluation on both servers; panics unless the answers are
+/// equal (and Prometheus' not empty). Returns the number of samples compared.
+async fn assert_same_answers(
+    got_base: &str,
+    prometheus: &str,
+    queries: &[&str],
+    evals: &[Eval],
+) -> usize {
+    let client = api_client();
+    let mut samples = 0;
+    for query in queries {
+        for &eval in evals {
+            let want = query_answer(&client, prometheus, query, eval).await;
+            let got = query_answer(&client, got_base, query, eval).await;
+            // VictoriaMetrics stores floats as decimals: its copy may differ in the last digits.
+            let failures = compare_answers(&got, &want, 1e-12);
+            assert!(failures.is_empty(), "{query} {eval:?}: {failures:?}");
+            assert!(!want.is_empty(), "{query} {eval:?}: Prometheus has nothing");
+            samples += want.values().map(Vec::len).sum::<usize>();
+        }
+    }
+    samples
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_read_directly_answers_as_prometheus_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, prometheus) = prometheus_3_5(dir.path(), Spec::default().pods, &[]);
     let entry = format!("{{kind: prometheus, address: '{}'}}", prometheus.url());
     let config = write_config(&dir.path().join("endpoints.yml"), &[entry]);
     let gateway = start_gateway(&config, &[]);
-    let client = api_client();
     let queries = [
         "http_requests_total",
         "rate(http_requests_total[5m])",
@@ -314,19 +359,11 @@ async fn prometheus_read_directly_answers_as_prometheus_does() {
         "count by (__name__) ({__name__=~\".+\"})",
     ];
     let evals = Eval::grid(spec.start_ms, &[600, 1_800], &[(0, 3_600, 60)]);
-    let (mut compared, mut samples) = (0, 0);
-    for query in queries {
-        for &eval in &evals {
-            let want = query_answer(&client, &prometheus.url(), query, eval).await;
-            let got = query_answer(&client, &gateway.base, query, eval).await;
-            let failures = compare_answers(&got, &want, 1e-12);
-            assert!(failures.is_empty(), "{query} {eval:?}: {failures:?}");
-            assert!(!want.is_empty(), "{query} {eval:?}: Prometheus has nothing");
-            compared += 1;
-            samples += want.values().map(Vec::len).sum::<usize>();
-        }
-    }
-    eprintln!("{compared} answers ({samples} samples) equal Prometheus 3.5's own");
+    let samples = assert_same_answers(&gateway.base, &prometheus.url(), &queries, &evals).await;
+    eprintln!(
+        "{} answers ({samples} samples) equal Prometheus 3.5's own",
+        queries.len() * evals.len()
+    );
 }
 
 /// The answer of `path` with `params`: status and body.
@@ -340,11 +377,7 @@ async fn a_victoriametrics_that_is_down_is_named_never_an_empty_success() {
     let up = VictoriaMetrics::start_reference(&dir.path().join("up"));
     let killed = VictoriaMetrics::start_reference(&dir.path().join("killed"));
     let never = format!("http://{}", free_addr());
-    let spec = recent_spec();
-    let series: Vec<Series> = data::generate(&spec)
-        .into_iter()
-        .filter(|s| s.name() == "memory_usage_bytes")
-        .collect();
+    let (spec, series) = recent_gauges();
     let client = api_client();
     import(&client, &up.url(), &series).await;
     import(&client, &killed.url(), &series).await;
@@ -454,21 +487,7 @@ async fn the_config_file_is_followed_without_restart_and_a_bad_one_is_explained(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prometheus_and_the_victoriametrics_holding_its_copies_merge_without_doubles() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = Spec {
-        end_ms: Spec::default().start_ms + 3_600_000,
-        pods: 2,
-        ..Spec::default()
-    };
-    let series = data::generate(&spec);
-    promtool::create_blocks(&series, &dir.path().join("tsdb"));
-    let prometheus = PrometheusServer::launch(
-        Version::V3_5,
-        Some(&dir.path().join("tsdb/blocks")),
-        &dir.path().join("prometheus"),
-        &[("replica", "a")],
-        "",
-        &[],
-    );
+    let (spec, series, prometheus) = prometheus_3_5(dir.path(), 2, &[("replica", "a")]);
     // What remote write from the pair stores: each replica's series with its external label.
     let vm = VictoriaMetrics::start_reference(&dir.path().join("vm"));
     let client = api_client();
@@ -498,17 +517,7 @@ async fn a_prometheus_and_the_victoriametrics_holding_its_copies_merge_without_d
         "sum by (job) (rate(http_requests_total[5m]))",
     ];
     let evals = Eval::grid(spec.start_ms, &[900, 2_700], &[(0, 3_600, 60)]);
-    let mut samples = 0;
-    for query in queries {
-        for &eval in &evals {
-            let want = query_answer(&client, &prometheus.url(), query, eval).await;
-            let got = query_answer(&client, &gateway.base, query, eval).await;
-            // VictoriaMetrics stores floats as decimals: its copy may differ in the last digits.
-            let failures = compare_answers(&got, &want, 1e-12);
-            assert!(failures.is_empty(), "{query} {eval:?}: {failures:?}");
-            samples += want.values().map(Vec::len).sum::<usize>();
-        }
-    }
+    let samples = assert_same_answers(&gateway.base, &prometheus.url(), &queries, &evals).await;
     // Without dedup, replica "b" (held only by the VictoriaMetrics) is there beside "a"
     // (equal labels in both stores, one series): the VictoriaMetrics was read.
     let time = api_time(spec.start_ms + 1_800_000);
@@ -543,11 +552,7 @@ async fn http_kinds_take_credentials_from_an_http_client_file() {
         &["-httpAuth.username=reader", "-httpAuth.password=s3cret"],
     );
     let with_auth = vm.url().replace("http://", "http://reader:s3cret@");
-    let spec = recent_spec();
-    let series: Vec<Series> = data::generate(&spec)
-        .into_iter()
-        .filter(|s| s.name() == "memory_usage_bytes")
-        .collect();
+    let (spec, series) = recent_gauges();
     let client = api_client();
     import(&client, &with_auth, &series).await;
     // Relative to the endpoint config file, as the password file is to the client file.
