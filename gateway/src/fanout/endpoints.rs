@@ -267,3 +267,32 @@ impl EndpointSet {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fanout::discovery::EndpointKind;
+
+    #[tokio::test]
+    async fn a_changed_config_replaces_its_endpoint_and_an_unchanged_one_stays() {
+        let set = EndpointSet::new(None);
+        let vm = |source: &str| EndpointConfig {
+            kind: EndpointKind::VictoriaMetrics,
+            address: "http://vm:8428".into(),
+            labels: [("source".to_owned(), source.to_owned())].into(),
+            timeout: None,
+            http_client_file: None,
+        };
+        set.add(&[vm("a"), EndpointConfig::grpc("store:10901".into())]);
+        let first = set.all();
+        set.add(&[vm("a")]);
+        assert!(Arc::ptr_eq(&first[0], &set.all()[0]), "unchanged: kept");
+        set.add(&[vm("b")]);
+        let all = set.all();
+        assert_eq!(all.len(), 2);
+        assert!(!Arc::ptr_eq(&first[0], &all[0]), "changed: replaced");
+        assert_eq!(all[0].config.labels["source"], "b");
+        assert!(matches!(all[0].client, EndpointClient::VictoriaMetrics(_)));
+        assert!(matches!(all[1].client, EndpointClient::Grpc(_)));
+    }
+}
