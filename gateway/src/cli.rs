@@ -99,6 +99,12 @@ pub struct QueryArgs {
     #[arg(long = "endpoint.sd-file")]
     pub sd_files: Vec<std::path::PathBuf>,
 
+    /// A YAML (or JSON) file of endpoints of any kind — `grpc`, `prometheus` (read directly,
+    /// no sidecar), `victoriametrics` — with their external labels and timeouts; re-read on
+    /// change (docs/operations.md).
+    #[arg(long = "endpoint.config-file")]
+    pub endpoint_config_file: Option<std::path::PathBuf>,
+
     /// Advanced: resolve `dns+`/`dnssrv+` endpoints by asking only this DNS server
     /// (`ip:port`, UDP then TCP; no search domains, no /etc/hosts) instead of the system
     /// resolver (/etc/resolv.conf).

@@ -17,6 +17,7 @@ pub mod store;
 pub mod text;
 pub mod tls;
 pub mod trace;
+pub mod victoriametrics;
 
 pub use client::StoreClient;
 pub use error::StoreError;

@@ -40,9 +40,18 @@ pub fn build(args: &QueryArgs) -> Result<(Arc<Fanout>, Engine), String> {
     Ok((Fanout::new(config, discovery), engine))
 }
 
+/// `--endpoint`, `--endpoint.sd-file` and `--endpoint.config-file`.
+fn discovery(args: &QueryArgs) -> Result<Discovery, DiscoveryError> {
+    let discovery = flag_discovery(args)?;
+    match &args.endpoint_config_file {
+        Some(path) => discovery.with_config_file(path.clone()),
+        None => Ok(discovery),
+    }
+}
+
 /// `--endpoint` and `--endpoint.sd-file`; DNS specs go to `--endpoint.dns-server` when it is
 /// given, else to the system resolver.
-fn discovery(args: &QueryArgs) -> Result<Discovery, DiscoveryError> {
+fn flag_discovery(args: &QueryArgs) -> Result<Discovery, DiscoveryError> {
     let Some(server) = args.dns_server else {
         return Discovery::new(&args.endpoints, &args.sd_files);
     };
@@ -77,6 +86,13 @@ fn flags(args: &QueryArgs) -> Vec<(String, String)> {
         ("label", join(&labels)),
         ("endpoint", join(&args.endpoints)),
         ("endpoint.sd-file", join(&files)),
+        (
+            "endpoint.config-file",
+            args.endpoint_config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
         ("query.replica-label", join(&args.replica_labels)),
         ("deduplication.func", args.dedup_func.clone()),
         ("query.partial-response", args.partial_response.to_string()),

@@ -7,13 +7,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use store_api::tls::TlsConnector;
-use store_api::{Store, StoreClient, StoreInfo};
+use store_api::{Store, StoreInfo};
+
+use super::discovery::EndpointConfig;
+use super::endpoint_client::EndpointClient;
 
 /// One endpoint and what we last learned about it.
 #[derive(Debug)]
 pub struct Endpoint {
     pub address: String,
-    pub client: StoreClient,
+    /// What it was made from: a changed config replaces the endpoint.
+    pub config: EndpointConfig,
+    pub client: EndpointClient,
     state: RwLock<EndpointState>,
     /// A moving average of the time its Series answers take to a first frame, in
     /// microseconds (0: none yet): what replica hedging waits for (`hedge::grace`).
@@ -40,11 +45,20 @@ impl EndpointState {
 }
 
 impl Endpoint {
-    /// An endpoint at `address`, reached over TLS where `tls` is given.
+    /// A gRPC endpoint at `address`, reached over TLS where `tls` is given.
     pub fn new(address: &str, tls: Option<&TlsConnector>) -> Result<Self, store_api::StoreError> {
+        Self::from_config(EndpointConfig::grpc(address.to_owned()), tls)
+    }
+
+    /// The endpoint `config` describes (`tls`: how gRPC endpoints are reached).
+    pub fn from_config(
+        config: EndpointConfig,
+        tls: Option<&TlsConnector>,
+    ) -> Result<Self, store_api::StoreError> {
         Ok(Self {
-            address: address.to_string(),
-            client: StoreClient::with_tls(address, tls)?,
+            address: config.address.clone(),
+            client: EndpointClient::new(&config, tls)?,
+            config,
             state: RwLock::new(EndpointState::default()),
             first_frame_micros: AtomicU64::new(0),
             cut_since_info: AtomicBool::new(false),
@@ -156,20 +170,25 @@ impl EndpointSet {
         }
     }
 
-    /// Adds the discovered `addresses` the set lacks.
-    pub fn add(&self, addresses: &[String]) {
+    /// Adds the discovered endpoints the set lacks, and replaces those whose config
+    /// changed (another kind, other labels).
+    pub fn add(&self, configs: &[EndpointConfig]) {
         let Ok(mut endpoints) = self.endpoints.write() else {
             return;
         };
-        for address in addresses {
-            if !endpoints.contains_key(address) {
-                match Endpoint::new(address, self.tls.as_ref()) {
-                    Ok(endpoint) => {
-                        tracing::info!(endpoint = %address, "endpoint added");
-                        endpoints.insert(address.clone(), Arc::new(endpoint));
-                    }
-                    Err(err) => tracing::error!(endpoint = %address, error = %err, "bad endpoint"),
+        for config in configs {
+            let address = &config.address;
+            let change = match endpoints.get(address) {
+                None => "endpoint added",
+                Some(known) if known.config != *config => "endpoint reconfigured",
+                Some(_) => continue,
+            };
+            match Endpoint::from_config(config.clone(), self.tls.as_ref()) {
+                Ok(endpoint) => {
+                    tracing::info!(endpoint = %address, kind = ?config.kind, "{change}");
+                    endpoints.insert(address.clone(), Arc::new(endpoint));
                 }
+                Err(err) => tracing::error!(endpoint = %address, error = %err, "bad endpoint"),
             }
         }
     }
@@ -179,13 +198,14 @@ impl EndpointSet {
     /// (an unhealthy one is not queried and shows in /api/v1/stores with its error); an
     /// undiscovered one that still answers stays until the timeout, so that a DNS blip does
     /// not drop a store. Returns the addresses removed.
-    pub fn prune(&self, addresses: &[String], unhealthy_timeout: Duration) -> Vec<String> {
+    pub fn prune(&self, discovered: &[EndpointConfig], unhealthy_timeout: Duration) -> Vec<String> {
         let Ok(mut endpoints) = self.endpoints.write() else {
             return Vec::new();
         };
         let mut removed = Vec::new();
         endpoints.retain(|address, endpoint| {
-            let keep = addresses.contains(address) || endpoint.answered_within(unhealthy_timeout);
+            let keep = discovered.iter().any(|c| c.address == *address)
+                || endpoint.answered_within(unhealthy_timeout);
             if !keep {
                 tracing::info!(endpoint = %address, "endpoint removed");
                 removed.push(address.clone());
@@ -245,5 +265,34 @@ impl EndpointSet {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fanout::discovery::EndpointKind;
+
+    #[tokio::test]
+    async fn a_changed_config_replaces_its_endpoint_and_an_unchanged_one_stays() {
+        let set = EndpointSet::new(None);
+        let vm = |source: &str| EndpointConfig {
+            kind: EndpointKind::VictoriaMetrics,
+            address: "http://vm:8428".into(),
+            labels: [("source".to_owned(), source.to_owned())].into(),
+            timeout: None,
+            http_client_file: None,
+        };
+        set.add(&[vm("a"), EndpointConfig::grpc("store:10901".into())]);
+        let first = set.all();
+        set.add(&[vm("a")]);
+        assert!(Arc::ptr_eq(&first[0], &set.all()[0]), "unchanged: kept");
+        set.add(&[vm("b")]);
+        let all = set.all();
+        assert_eq!(all.len(), 2);
+        assert!(!Arc::ptr_eq(&first[0], &all[0]), "changed: replaced");
+        assert_eq!(all[0].config.labels["source"], "b");
+        assert!(matches!(all[0].client, EndpointClient::VictoriaMetrics(_)));
+        assert!(matches!(all[1].client, EndpointClient::Grpc(_)));
     }
 }

@@ -2,6 +2,7 @@
 //! selection and partial-response rules as queries, answers merged and replica labels
 //! removed.
 
+use super::endpoint_client::EndpointClient;
 use super::endpoints::{Selection, endpoint_error, left_out_error};
 use super::hedge::{self, Waited};
 use super::metrics::{Api, Outcome};
@@ -10,7 +11,7 @@ use super::series::{Data, SeriesEvent};
 use super::storage::FanoutStorage;
 use store_api::{
     LabelNamesRequest, LabelValuesRequest, Labels, LabelsResponse, Matcher, MetadataRequest,
-    MetadataResponse, PartialResponse, SeriesRequest, Store, StoreClient, StoreError,
+    MetadataResponse, PartialResponse, SeriesRequest, Store, StoreError,
 };
 use tracing::Instrument;
 
@@ -54,7 +55,7 @@ impl FanoutStorage {
         call: F,
     ) -> Result<(Vec<T>, Vec<String>), StoreError>
     where
-        F: Fn(StoreClient) -> Fut,
+        F: Fn(EndpointClient) -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
         if self.partial_response() == PartialResponse::Abort
@@ -136,7 +137,7 @@ impl FanoutStorage {
         call: F,
     ) -> Result<Answer<Vec<String>>, StoreError>
     where
-        F: Fn(StoreClient) -> Fut,
+        F: Fn(EndpointClient) -> Fut,
         Fut: std::future::Future<Output = Result<LabelsResponse, StoreError>>,
     {
         let (answers, mut warnings) = self.call_each(selection, api, call).await?;

@@ -7,6 +7,7 @@
 mod decode;
 pub mod dedup;
 pub mod discovery;
+pub mod endpoint_client;
 pub mod endpoints;
 mod hedge;
 pub mod merge;
@@ -117,14 +118,20 @@ impl Fanout {
         for error in &resolved.errors {
             tracing::warn!(%error, "endpoint discovery");
         }
-        self.endpoints.add(&resolved.addresses);
+        let mut endpoints: Vec<discovery::EndpointConfig> = resolved
+            .addresses
+            .iter()
+            .map(|address| discovery::EndpointConfig::grpc(address.clone()))
+            .collect();
+        endpoints.extend(resolved.configured.iter().cloned());
+        self.endpoints.add(&endpoints);
         if let Ok(mut errors) = self.discovery_errors.write() {
             *errors = resolved.errors.iter().map(ToString::to_string).collect();
         }
         self.endpoints.check_all(self.config.info_timeout).await;
         let removed = self
             .endpoints
-            .prune(&resolved.addresses, self.config.unhealthy_timeout);
+            .prune(&endpoints, self.config.unhealthy_timeout);
         for address in removed {
             self.metrics.forget(&address);
         }

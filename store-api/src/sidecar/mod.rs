@@ -3,6 +3,7 @@
 
 mod frames;
 mod http_client;
+pub(crate) mod label_api;
 mod prometheus;
 
 pub use http_client::HttpClientConfig;
@@ -11,7 +12,7 @@ pub use prometheus::{PrometheusClient, TsdbStatus};
 use crate::chunk::ChunkEncoding;
 use crate::convert;
 use crate::error::StoreError;
-use crate::labels::{Label, Labels, METRIC_NAME, MatchOp, Matcher, without_external};
+use crate::labels::{Labels, METRIC_NAME, MatchOp, Matcher, without_external};
 use crate::store::{
     Component, LabelNamesRequest, LabelValuesRequest, LabelsResponse, MetadataRequest,
     MetadataResponse, RawChunk, SeriesData, SeriesFrame, SeriesRequest, SeriesStream, Store,
@@ -139,21 +140,6 @@ fn chunks_from_prompb(chunks: Vec<prompb::Chunk>) -> Result<Vec<RawChunk>, Store
         .collect()
 }
 
-/// Adds the external label names a label API answer lacks, then drops replica labels.
-fn with_external(
-    mut values: Vec<String>,
-    external: impl Iterator<Item = String>,
-    without: &[String],
-    limit: usize,
-) -> LabelsResponse {
-    // External labels exist only on series: none matched, none to add.
-    if !values.is_empty() {
-        values.extend(external);
-    }
-    values.retain(|v| !without.contains(v));
-    LabelsResponse::from_unsorted(values, limit)
-}
-
 impl Store for SidecarStore {
     async fn metric_metadata(
         &self,
@@ -217,48 +203,14 @@ impl Store for SidecarStore {
 
     async fn label_names(&self, request: LabelNamesRequest) -> Result<LabelsResponse, StoreError> {
         let external = self.external_labels().await?;
-        let Some(matchers) = without_external(&external, &request.matchers) else {
-            return Ok(LabelsResponse::default());
-        };
-        let names = self
-            .prometheus
-            .label_names(request.start, request.end, &matchers)
-            .await?;
-        let external_names = external.into_vec().into_iter().map(|l: Label| l.name);
-        Ok(with_external(
-            names,
-            external_names,
-            &request.without_replica_labels,
-            request.limit,
-        ))
+        label_api::label_names(&self.prometheus, &external, request).await
     }
 
     async fn label_values(
         &self,
         request: LabelValuesRequest,
     ) -> Result<LabelsResponse, StoreError> {
-        if request.without_replica_labels.contains(&request.label) {
-            return Ok(LabelsResponse::default());
-        }
         let external = self.external_labels().await?;
-        let Some(matchers) = without_external(&external, &request.matchers) else {
-            return Ok(LabelsResponse::default());
-        };
-        let mut values = self
-            .prometheus
-            .label_values(&request.label, request.start, request.end, &matchers)
-            .await?;
-        if let Some(value) = external.get(&request.label) {
-            // Every matching series carries the external label, unless it has its own value
-            // (which Prometheus reports itself).
-            let names = self
-                .prometheus
-                .label_names(request.start, request.end, &matchers)
-                .await?;
-            if !names.is_empty() {
-                values.push(value.to_string());
-            }
-        }
-        Ok(LabelsResponse::from_unsorted(values, request.limit))
+        label_api::label_values(&self.prometheus, &external, request).await
     }
 }

@@ -34,6 +34,8 @@ pub struct PrometheusClient {
     base: String,
     /// `base` with its password redacted: what messages and logs show.
     shown: String,
+    /// What the server is, for messages ("Prometheus", or another server speaking its API).
+    server: &'static str,
     http: reqwest::Client,
     /// Credentials and TLS (`--prometheus.http-client-file`).
     config: HttpClientConfig,
@@ -87,10 +89,17 @@ impl PrometheusClient {
         let base = base_url.trim_end_matches('/').to_string();
         Ok(Self {
             shown: redacted(&base),
+            server: "Prometheus",
             base,
             http,
             config,
         })
+    }
+
+    /// Names the server in messages: another server that speaks Prometheus' HTTP API.
+    pub fn named(mut self, server: &'static str) -> Self {
+        self.server = server;
+        self
     }
 
     /// The URL, its password redacted.
@@ -99,7 +108,36 @@ impl PrometheusClient {
     }
 
     fn unavailable(&self, what: &str, err: impl std::fmt::Display) -> StoreError {
-        StoreError::Unavailable(format!("Prometheus at {} ({what}): {err}", self.shown))
+        StoreError::Unavailable(format!("{} at {} ({what}): {err}", self.server, self.shown))
+    }
+
+    /// A request that got no answer: a timeout is one, anything else means unreachable.
+    pub(crate) fn request_error(&self, what: &str, err: reqwest::Error) -> StoreError {
+        let timeout = err.is_timeout();
+        let error = self.unavailable(what, error_chain(&err.without_url()));
+        if timeout {
+            StoreError::Timeout(error.message().to_owned())
+        } else {
+            error
+        }
+    }
+
+    /// A GET of `path` whose body the caller reads (as a stream, for long answers).
+    pub async fn get(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<reqwest::Response, StoreError> {
+        let request = self.http.get(format!("{}{path}", self.base)).query(params);
+        self.send(path, request).await
+    }
+
+    /// Whether the server answers its API (`/api/v1/status/buildinfo`, served by Prometheus
+    /// and VictoriaMetrics alike).
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.get_api::<serde::de::IgnoredAny>("/api/v1/status/buildinfo", &[])
+            .await
+            .map(|_| ())
     }
 
     /// External labels from the loaded configuration (`global.external_labels`).
@@ -270,17 +308,22 @@ impl PrometheusClient {
             .send()
             .instrument(span)
             .await
-            .map_err(|e| self.unavailable(what, error_chain(&e.without_url())))?;
+            .map_err(|e| self.request_error(what, e))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
         let body = response.text().await.unwrap_or_default();
-        let message = format!("{what} answered {status}: {}", body.trim());
-        Err(if status.is_server_error() {
-            StoreError::Unavailable(format!("Prometheus at {}: {message}", self.shown))
-        } else {
-            StoreError::InvalidArgument(format!("Prometheus at {}: {message}", self.shown))
+        let message = format!(
+            "{} at {}: {what} answered {status}: {}",
+            self.server,
+            self.shown,
+            body.trim()
+        );
+        Err(match status {
+            reqwest::StatusCode::TOO_MANY_REQUESTS => StoreError::LimitExceeded(message),
+            s if s.is_server_error() => StoreError::Unavailable(message),
+            _ => StoreError::InvalidArgument(message),
         })
     }
 
@@ -289,19 +332,20 @@ impl PrometheusClient {
         path: &str,
         params: &[(&str, String)],
     ) -> Result<T, StoreError> {
-        let request = self.http.get(format!("{}{path}", self.base)).query(params);
         let body = self
-            .send(path, request)
+            .get(path, params)
             .await?
             .bytes()
             .await
-            .map_err(|e| self.unavailable(path, e.without_url()))?;
-        let envelope: Envelope<T> = serde_json::from_slice(&body)
-            .map_err(|e| StoreError::BadData(format!("{path}: bad JSON from Prometheus: {e}")))?;
+            .map_err(|e| self.request_error(path, e))?;
+        let envelope: Envelope<T> = serde_json::from_slice(&body).map_err(|e| {
+            StoreError::BadData(format!("{path}: bad JSON from {}: {e}", self.server))
+        })?;
         match (envelope.status.as_str(), envelope.data) {
             ("success", Some(data)) => Ok(data),
             _ => Err(StoreError::BadData(format!(
-                "{path}: Prometheus says {}",
+                "{path}: {} says {}",
+                self.server,
                 envelope.error.unwrap_or(envelope.status)
             ))),
         }

@@ -1,4 +1,5 @@
-//! A real VictoriaMetrics single-node server (Debian's `victoria-metrics` 1.79) on loopback.
+//! A real VictoriaMetrics single-node server on loopback: Debian's `victoria-metrics` 1.79
+//! from the PATH, or sid's 1.145 unpacked by `scripts/reference-systems.sh`.
 //!
 //! Flags: a retention long enough for any test data; `-search.latencyOffset=0` so that the
 //! freshest samples are visible at once; `-search.disableCache` so that every query is
@@ -18,6 +19,9 @@ use std::time::{Duration, Instant};
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct VictoriaMetrics {
+    binary: PathBuf,
+    /// Flags after the ones every server gets.
+    extra_flags: Vec<String>,
     addr: SocketAddr,
     dir: PathBuf,
     child: Option<Child>,
@@ -26,8 +30,30 @@ pub struct VictoriaMetrics {
 impl VictoriaMetrics {
     /// Starts a server with its storage in `dir/data` and its log in `dir/victoria.log`.
     pub fn start(dir: &Path) -> Self {
+        Self::start_binary(PathBuf::from("victoria-metrics"), dir, &[])
+    }
+
+    /// Like [`VictoriaMetrics::start`] with Debian sid's 1.145 (the reference systems).
+    pub fn start_reference(dir: &Path) -> Self {
+        Self::start_reference_with(dir, &[])
+    }
+
+    /// Like [`VictoriaMetrics::start_reference`] with `flags` added (e.g. `-httpAuth.*`).
+    pub fn start_reference_with(dir: &Path, flags: &[&str]) -> Self {
+        let binary = crate::process::target_dir().join("reference/sid/usr/bin/victoria-metrics");
+        assert!(
+            binary.exists(),
+            "{} is missing: run `bash scripts/reference-systems.sh`",
+            binary.display()
+        );
+        Self::start_binary(binary, dir, flags)
+    }
+
+    fn start_binary(binary: PathBuf, dir: &Path, flags: &[&str]) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let mut server = Self {
+            binary,
+            extra_flags: flags.iter().map(|f| f.to_string()).collect(),
             addr: free_addr(),
             dir: dir.to_path_buf(),
             child: None,
@@ -57,7 +83,7 @@ impl VictoriaMetrics {
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.join("victoria.log")).unwrap();
-        let child = Command::new("victoria-metrics")
+        let child = Command::new(&self.binary)
             .arg(format!("-storageDataPath={}", self.data_dir().display()))
             .arg(format!("-httpListenAddr={}", self.addr))
             .args([
@@ -67,6 +93,7 @@ impl VictoriaMetrics {
                 "-search.maxQueryDuration=2m",
                 "-loggerLevel=WARN",
             ])
+            .args(&self.extra_flags)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

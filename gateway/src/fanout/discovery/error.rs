@@ -41,11 +41,20 @@ pub enum DiscoveryError {
         error: Box<DiscoveryError>,
     },
 
-    /// An SD file that cannot be read (missing, permissions...).
-    #[error("reading endpoint SD file {}: {reason}", path.display())]
-    FileRead { path: PathBuf, reason: String },
+    /// A watched file (`what`: an SD file, the endpoint config file) that cannot be read
+    /// (missing, permissions...).
+    #[error("reading {what} {}: {reason}", path.display())]
+    FileRead {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 
-    /// An SD file whose content is not a valid file_sd target group list.
-    #[error("parsing endpoint SD file {}: {reason}", path.display())]
-    FileParse { path: PathBuf, reason: String },
+    /// A watched file whose content is not valid (`what` says which kind of file).
+    #[error("parsing {what} {}: {reason}", path.display())]
+    FileParse {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 }

@@ -1,15 +1,17 @@
 //! Endpoint discovery for the gateway: `--endpoint` specs (static, `dns+`, `dnssrv+`,
 //! `dnssrvnoa+`, as in Thanos) and `--endpoint.sd-file` files, turned into the current set
-//! of `host:port` addresses.
+//! of `host:port` addresses; and `--endpoint.config-file`, endpoints of every kind.
 //!
 //! [`Discovery::resolve`] is one poll; how often to poll, and how long to keep an endpoint
 //! whose address disappeared, is the caller's business.
 
 mod dns;
+mod endpoint_file;
 mod error;
 mod file_sd;
 mod resolver;
 mod spec;
+mod watched_file;
 
 // Test support: a DNS server the end-to-end tests use too; a failure there is a failed test.
 #[cfg(any(test, feature = "test-support"))]
@@ -25,11 +27,13 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
+pub use endpoint_file::{EndpointConfig, EndpointKind};
 pub use error::DiscoveryError;
 pub use resolver::{HickoryResolver, Resolver};
 pub use spec::{EndpointSpec, parse_spec};
 
-use file_sd::FileSd;
+use endpoint_file::{EndpointFile, endpoint_file};
+use file_sd::{FileSd, sd_file};
 
 /// How long an SD file whose mtime and size did not change is trusted without reading it
 /// (Thanos' fallback re-read interval).
@@ -40,6 +44,8 @@ pub const DEFAULT_FILE_REREAD_INTERVAL: Duration = Duration::from_secs(5 * 60);
 pub struct Resolved {
     /// Every address found, as `host:port` (IPv6 in brackets), deduplicated and sorted.
     pub addresses: Vec<String>,
+    /// The endpoints of the config file (its last good content), in its order.
+    pub configured: Vec<EndpointConfig>,
     /// What failed this time, each naming its spec or file. A failed DNS spec contributes no
     /// addresses; a failed SD file still contributes its last good targets.
     pub errors: Vec<DiscoveryError>,
@@ -49,6 +55,7 @@ pub struct Resolved {
 pub struct Discovery {
     specs: Vec<EndpointSpec>,
     files: Vec<FileSd>,
+    config_file: Option<EndpointFile>,
     resolver: Option<Arc<dyn Resolver>>,
     file_reread_interval: Duration,
 }
@@ -79,14 +86,22 @@ impl Discovery {
     ) -> Result<Self, DiscoveryError> {
         let files = sd_files
             .into_iter()
-            .map(FileSd::new)
+            .map(sd_file)
             .collect::<Result<_, _>>()?;
         Ok(Self {
             specs,
             files,
+            config_file: None,
             resolver: None,
             file_reread_interval: DEFAULT_FILE_REREAD_INTERVAL,
         })
+    }
+
+    /// Also reads the endpoint config file at `path` (`--endpoint.config-file`). Fails only
+    /// for a name that is not `.json`, `.yml` or `.yaml`.
+    pub fn with_config_file(mut self, path: PathBuf) -> Result<Self, DiscoveryError> {
+        self.config_file = Some(endpoint_file(path)?);
+        Ok(self)
     }
 
     /// The resolver for DNS specs; without one they fail with [`DiscoveryError::NoResolver`].
@@ -141,8 +156,15 @@ impl Discovery {
                 error: Box::new(error),
             }));
         }
+        let mut configured = Vec::new();
+        if let Some(file) = &self.config_file {
+            let (endpoints, error) = file.current(self.file_reread_interval).await;
+            configured = endpoints;
+            errors.extend(error);
+        }
         Resolved {
             addresses: addresses.into_iter().collect(),
+            configured,
             errors,
         }
     }

@@ -302,7 +302,7 @@ async fn json_sd_file_follows_changes_and_keeps_last_good_targets_when_invalid()
     let invalid = discovery.resolve().await;
     assert_eq!(invalid.addresses, changed.addresses);
     match invalid.errors.as_slice() {
-        [DiscoveryError::FileParse { path, reason }] => {
+        [DiscoveryError::FileParse { path, reason, .. }] => {
             assert_eq!(path, &file);
             assert!(reason.contains("EOF"), "{reason}");
         }
@@ -399,7 +399,7 @@ async fn yaml_sd_file_follows_changes_and_resolves_dns_targets() {
         emptied,
         Resolved {
             addresses: vec!["static:1".into()],
-            errors: vec![]
+            ..Resolved::default()
         }
     );
 }
@@ -449,7 +449,7 @@ async fn missing_sd_file_is_reported_until_it_appears() {
         resolved,
         Resolved {
             addresses: vec!["static:1".into(), "store-a:10901".into()],
-            errors: vec![]
+            ..Resolved::default()
         }
     );
 
@@ -512,4 +512,48 @@ fn resolve_can_run_on_a_spawned_task() {
     let discovery = Discovery::from_specs(vec![], vec![]).unwrap();
     assert_send(&discovery.resolve());
     let _: &(dyn Send + Sync) = &discovery;
+}
+
+#[tokio::test]
+async fn endpoint_config_file_follows_changes_and_keeps_last_good_endpoints_when_invalid() {
+    let dir = temp_dir();
+    let file = dir.path().join("endpoints.yml");
+    let vm = "- {kind: victoriametrics, address: 'http://vm:8428', labels: {source: vm}}\n";
+    write(&file, &format!("endpoints:\n{vm}"));
+    let discovery = Discovery::from_specs(vec![], vec![])
+        .unwrap()
+        .with_config_file(file.clone())
+        .unwrap();
+
+    let first = discovery.resolve().await;
+    assert_eq!(first.errors, []);
+    let addresses =
+        |r: &Resolved| -> Vec<String> { r.configured.iter().map(|c| c.address.clone()).collect() };
+    assert_eq!(addresses(&first), ["http://vm:8428"]);
+    assert_eq!(first.configured[0].kind, EndpointKind::VictoriaMetrics);
+
+    write(
+        &file,
+        &format!("endpoints:\n{vm}- {{kind: prometheus, address: 'http://prom:9090'}}\n"),
+    );
+    let added = discovery.resolve().await;
+    assert_eq!(addresses(&added), ["http://vm:8428", "http://prom:9090"]);
+
+    write(&file, "endpoints:\n- {kind: mimir, address: 'http://m'}\n");
+    let invalid = discovery.resolve().await;
+    assert_eq!(invalid.configured, added.configured);
+    assert_eq!(
+        invalid.errors[0].to_string(),
+        format!(
+            "parsing endpoint config file {}: endpoints[0] (http://m): kind: unknown kind \
+             \"mimir\", expected grpc, prometheus or victoriametrics",
+            file.display()
+        )
+    );
+    assert!(
+        Discovery::from_specs(vec![], vec![])
+            .unwrap()
+            .with_config_file(dir.path().join("endpoints.txt"))
+            .is_err()
+    );
 }
