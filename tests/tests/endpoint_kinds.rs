@@ -13,7 +13,7 @@
 use panoptes_tests::compare::victoria::VictoriaMetrics;
 use panoptes_tests::data::{self, Series, Spec};
 use panoptes_tests::net::free_addr;
-use panoptes_tests::process::Panoptes;
+use panoptes_tests::process::{Panoptes, panoptes_binary};
 use panoptes_tests::prometheus::{
     Eval, PrometheusServer, Version, api_client, api_time, compare_answers, get_data, get_json,
     json_labels, json_strings, query_answer,
@@ -482,6 +482,19 @@ async fn the_config_file_is_followed_without_restart_and_a_bad_one_is_explained(
         listed.contains(&vm.url()) && listed.contains(&other.url()),
         "{listed}"
     );
+
+    // A gateway started with the bad file does not start, and says why.
+    let refused = std::process::Command::new(panoptes_binary())
+        .args([
+            "query",
+            &format!("--http-address={}", free_addr()),
+            &format!("--endpoint.config-file={}", path.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "started with a bad config file");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains(&expected), "names the problem: {stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -97,10 +97,14 @@ impl Discovery {
         })
     }
 
-    /// Also reads the endpoint config file at `path` (`--endpoint.config-file`). Fails only
-    /// for a name that is not `.json`, `.yml` or `.yaml`.
+    /// Also reads the endpoint config file at `path` (`--endpoint.config-file`). Fails for a
+    /// name that is not `.json`, `.yml` or `.yaml`, and for a file missing or invalid now.
     pub fn with_config_file(mut self, path: PathBuf) -> Result<Self, DiscoveryError> {
-        self.config_file = Some(endpoint_file(path)?);
+        let file = endpoint_file(path)?;
+        // As Prometheus with its config: a bad file stops the start; later, while running,
+        // a bad version keeps the last good endpoints.
+        file.read_now()?;
+        self.config_file = Some(file);
         Ok(self)
     }
 

@@ -550,10 +550,25 @@ async fn endpoint_config_file_follows_changes_and_keeps_last_good_endpoints_when
             file.display()
         )
     );
-    assert!(
-        Discovery::from_specs(vec![], vec![])
-            .unwrap()
-            .with_config_file(dir.path().join("endpoints.txt"))
-            .is_err()
-    );
+    // A name of no known format, a missing file and an invalid one all stop the start.
+    for (name, text) in [
+        ("endpoints.txt", None),
+        ("missing.yml", None),
+        (
+            "invalid.yml",
+            Some("endpoints:\n- {kind: mimir, address: 'http://m'}\n"),
+        ),
+    ] {
+        let path = dir.path().join(name);
+        if let Some(text) = text {
+            write(&path, text);
+        }
+        assert!(
+            Discovery::from_specs(vec![], vec![])
+                .unwrap()
+                .with_config_file(path)
+                .is_err(),
+            "{name}"
+        );
+    }
 }

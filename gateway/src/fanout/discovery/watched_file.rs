@@ -102,6 +102,23 @@ impl<T: Clone> WatchedFile<T> {
         &self.path
     }
 
+    /// Reads the file now, failing if it is missing or invalid: for a file that must be good
+    /// when the process starts (the endpoint config), unlike an SD file that may come later.
+    pub(super) fn read_now(&self) -> Result<(), DiscoveryError> {
+        let meta = std::fs::metadata(&self.path).map_err(|err| self.read_error(&err))?;
+        let stamp = Stamp {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+        };
+        let parsed = std::fs::read(&self.path)
+            .map_err(|err| self.read_error(&err))
+            .and_then(|bytes| self.parse(&bytes));
+        match self.record(Some(stamp), parsed) {
+            (_, Some(err)) => Err(err),
+            (_, None) => Ok(()),
+        }
+    }
+
     /// The file's entries (the last good ones if it cannot be used now) and why it cannot.
     pub(super) async fn current(&self, reread_after: Duration) -> (Vec<T>, Option<DiscoveryError>) {
         let stamp = match tokio::fs::metadata(&self.path).await {
