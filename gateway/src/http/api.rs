@@ -43,7 +43,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/parse_query", get(parse_query).post(parse_query))
         .route(
             "/api/v1/query_explain",
-            get(super::explain::query_explain).post(super::explain::query_explain),
+            get(query_explain).post(query_explain),
         )
         .route("/-/healthy", get(|| async { super::ops::HEALTHY }))
         .route("/-/ready", get(ready))
@@ -212,6 +212,26 @@ fn range_evaluation(p: &Params) -> Result<Evaluation<'_>, ApiError> {
         end,
         step,
     })
+}
+
+/// The plan of `query`: of that range query with `start`, `end` and `step`, else of an
+/// instant query.
+async fn query_explain(State(state): Shared, ApiParams(p): ApiParams) -> Response {
+    let explained = (|| {
+        let (step, range) = match p.get("step") {
+            None => (0, 0),
+            Some(_) => {
+                let range = range_evaluation(&p)?;
+                (range.step, range.end - range.start)
+            }
+        };
+        let explanation = state
+            .engine
+            .explain(p.get("query").unwrap_or(""), step, range)
+            .map_err(|e| query_error(e, true))?;
+        Ok(ApiData::new(super::explain::encode(&explanation)))
+    })();
+    respond(explained)
 }
 
 /// Evaluates a query and writes it to the query log, with where its time went.

@@ -119,7 +119,7 @@ impl Expr {
                 arg_pos,
             } => Expr::Call {
                 function,
-                args: args.into_iter().map(|a| *boxed(Box::new(a))).collect(),
+                args: args.into_iter().map(&mut *f).collect(),
                 pos,
                 arg_pos,
             },
