@@ -82,6 +82,21 @@ pub fn push_go_f(out: &mut String, x: f64) {
     }
     let mut buffer = ryu::Buffer::new();
     let text = buffer.format_finite(x);
+    let significant = text
+        .split('e')
+        .next()
+        .map_or(0, |m| m.bytes().filter(u8::is_ascii_digit).count());
+    if significant >= 17 {
+        // Where 17 digits are needed, two may round-trip; ryu does not always pick the closest
+        // one, as Go does (1.3122675257583613e14 is ...836.13, ryu says ...836.12): the
+        // standard library's digits do.
+        let (neg, digits, dp) = decimal_digits(x, None);
+        if neg {
+            out.push('-');
+        }
+        push_fixed(out, &digits, dp, (digits.len() as i64 - dp).max(0));
+        return;
+    }
     let Some((mantissa, exponent)) = text.split_once('e') else {
         out.push_str(text.strip_suffix(".0").unwrap_or(text));
         return;
@@ -252,6 +267,12 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_closest_of_two_round_tripping_17_digit_forms_is_written() {
+        assert_eq!(go_f(1.3122675257583613e14), "131226752575836.13");
+        assert_eq!(go_f(0.1 + 0.2), "0.30000000000000004");
     }
 
     #[test]
